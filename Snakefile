@@ -1,0 +1,15 @@
+# attnpipe: prompts x weight settings -> embeddings, Q/K/V, attention (a .pt and a .csv per stage).
+# Read top to bottom, this is the pipeline in order. Configure in config/config.yaml.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/numeric.smk"
+
+
+rule all:
+    input:
+        get_final_outputs(),
+    default_target: True

@@ -1,0 +1,42 @@
+"""Attention over projected Q, K, V, readable on one screen; every intermediate is returned.
+Shapes: T tokens, d_k query/key width, d_v value width, h heads."""
+
+import math
+
+import torch
+
+
+def scale_factor(scale, d_head: int) -> float:
+    """`scale` from the config: "none", "1/sqrt(d_head)" or a number."""
+    if scale == "none":
+        return 1.0
+    if scale == "1/sqrt(d_head)":
+        return 1.0 / math.sqrt(d_head)
+    return float(scale)
+
+
+def attend(q, k, v, heads: int = 1, scale="1/sqrt(d_head)", causal: bool = False, softmax: bool = True):
+    """Multi-head attention over Q, K, V (T, d_k), (T, d_k), (T, d_v).
+
+    Head i uses columns i*d_head ... (i+1)*d_head-1 of each projection (as BERT and GPT-2 do).
+    Returns a dict of (h, T, T) scores / scaled_scores / weights and the merged (T, d_v) output.
+    With softmax off the weights are the scaled scores, masked cells set to 0 (they add nothing).
+    """
+    T, d_k = q.shape
+    d_v = v.shape[1]
+    qh = q.view(T, heads, d_k // heads).transpose(0, 1)  # (h, T, d_head)
+    kh = k.view(T, heads, d_k // heads).transpose(0, 1)  # (h, T, d_head)
+    vh = v.view(T, heads, d_v // heads).transpose(0, 1)  # (h, T, d_v/h)
+
+    scores = qh @ kh.transpose(-2, -1)  # (h, T, T): raw Q·Kᵀ
+    scaled = scores * scale_factor(scale, d_k // heads)
+    future = torch.ones(T, T, dtype=torch.bool).triu(diagonal=1)  # key j > query i
+    if causal:  # query i sees keys 0..i only
+        scaled = scaled.masked_fill(future, float("-inf"))
+    if softmax:
+        weights = torch.softmax(scaled, dim=-1)
+    else:
+        weights = scaled.masked_fill(future, 0.0) if causal else scaled
+    per_head = weights @ vh  # (h, T, d_v/h)
+    output = per_head.transpose(0, 1).reshape(T, d_v)  # heads side by side
+    return {"scores": scores, "scaled_scores": scaled, "weights": weights, "output": output}

@@ -1,0 +1,64 @@
+"""Code versions for rerun decisions.
+
+Snakemake's `code` trigger sees a rule's own text, not the library modules it calls. A stage's code
+version is a hash over the syntax trees (so comments and blank lines don't count) of its module and
+every attnpipe module it imports, directly or not. Rules pass it as a param; an edit that changes
+what a stage computes marks that stage's outputs, and so everything below them, stale.
+"""
+
+import ast
+import hashlib
+import importlib.util
+from pathlib import Path
+
+PACKAGE = "attnpipe"
+
+
+def _source(module: str) -> tuple[str, str] | None:
+    """(path, text) of an attnpipe module, found on disk without importing it (no torch at parse time)."""
+    root = Path(importlib.util.find_spec(PACKAGE).origin).parent
+    parts = module.split(".")[1:]
+    candidates = [root / "__init__.py"] if not parts else [root.joinpath(*parts[:-1], parts[-1] + ".py")]
+    for path in [*candidates, root.joinpath(*parts, "__init__.py")]:
+        if path.is_file():
+            return str(path), path.read_text(encoding="utf-8")
+    return None
+
+
+def _imports(module: str, tree: ast.Module, is_package: bool) -> set[str]:
+    """attnpipe modules named by the import statements of `module`."""
+    found = set()
+    here = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = here.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names)  # `from pkg import module`
+    return {m for m in found if m == PACKAGE or m.startswith(PACKAGE + ".")}
+
+
+def code_version(module: str) -> str:
+    """sha256 (16 hex digits) of `module` and the attnpipe modules it imports transitively."""
+    seen: dict[str, str] = {}
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        found = _source(name)
+        if found is None:  # a name imported from a module, not a module itself
+            seen[name] = ""
+            continue
+        origin, text = found
+        tree = ast.parse(text)
+        seen[name] = ast.dump(tree)
+        todo.extend(_imports(name, tree, origin.endswith("__init__.py")))
+    digest = hashlib.sha256()
+    for name in sorted(seen):
+        digest.update(f"{name}\0{seen[name]}\0".encode())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,40 @@
+"""Split prompt text into tokens, label rows, and derive path-safe prompt ids."""
+
+import hashlib
+import re
+import unicodedata
+
+TOKENIZERS = ("characters", "words")
+
+# Ids become path components and Snakemake wildcards: ASCII, no separators, no leading dot.
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def tokenize(text: str, mode: str) -> list[str]:
+    """Per character (the notebook's "012" -> 0, 1, 2) or whitespace-separated words."""
+    if mode == "characters":
+        return list(text)
+    if mode == "words":
+        return text.split()
+    raise ValueError(f"unknown tokenizer {mode!r}; expected one of {TOKENIZERS}")
+
+
+def row_labels(tokens: list[str]) -> list[str]:
+    """Position-prefixed labels, unique even when tokens repeat: ['0:the', '1:cat', ..., '4:the']."""
+    return [f"{i}:{tok}" for i, tok in enumerate(tokens)]
+
+
+def is_safe_id(value: str) -> bool:
+    return bool(SAFE_ID.match(value)) and ".." not in value
+
+
+def derive_id(text: str) -> str:
+    """A readable, path-safe id for a prompt: 'the cat' -> 'the-cat', 'héllo' -> 'hello'.
+
+    Text with nothing ASCII to keep gets a stable hash id ('p-1a2b3c4d').
+    """
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9_]+", "-", ascii_text).strip("-_")
+    if not slug:
+        slug = "p-" + hashlib.sha1(text.encode()).hexdigest()[:8]
+    return slug

@@ -1,0 +1,88 @@
+# Everything that is not a rule: the config, loaded and checked before any job runs, and the
+# input/param functions the rules call. Bad input stops here with one line naming the key.
+import importlib
+import re
+import sys
+
+from attnpipe.config import ConfigError, load_schema, load_sweep, read_yaml
+from attnpipe.provenance import code_version
+
+
+def fail(message):
+    # SystemExit prints just this line: no traceback, no job started, results/ untouched.
+    sys.exit(f"attnpipe: config error: {message}")
+
+
+CONFIG_FILE = "config/config.yaml"
+if not workflow.overwrite_configfiles:
+    try:
+        read_yaml(CONFIG_FILE)  # Snakemake's own message for bad YAML names neither file nor line
+    except ConfigError as err:
+        fail(err)
+
+
+configfile: CONFIG_FILE
+
+
+try:
+    SWEEP = load_sweep(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")))
+except ConfigError as err:
+    fail(err)
+
+PROMPTS = list(SWEEP.prompts)
+WEIGHTS = list(SWEEP.weights)
+
+
+wildcard_constraints:
+    prompt="|".join(map(re.escape, PROMPTS)),
+    weights="|".join(map(re.escape, WEIGHTS)),
+
+
+# A stage's code version covers its module and every attnpipe module it imports.
+CODE = {
+    stage: code_version(f"attnpipe.stages.{stage}") for stage in ("embed", "project", "attend")
+}
+
+ATTEND_STAGES = ["scores", "scaled_scores", "attention", "output"]
+PROJECT_STAGES = ["queries", "keys", "values"]
+
+
+def stage_files(directory, names):
+    """{<name>_pt: dir/<name>.pt, <name>_csv: dir/<name>.csv} for named rule outputs."""
+    return {
+        f"{name}_{ext}": f"{directory}/{name}.{ext}"
+        for name in names
+        for ext in ("pt", "csv")
+    }
+
+
+def run_stage(stage, input, output, params, log):
+    """The body of every numeric rule: hand plain paths and the settings to attnpipe.stages.<stage>."""
+    stage_module = importlib.import_module(f"attnpipe.stages.{stage}")
+    stage_module.run(params.settings, dict(input.items()), dict(output.items()), log[0])
+
+
+def get_embed_settings(wildcards):
+    return SWEEP.embed_settings(wildcards.prompt)
+
+
+def get_project_settings(wildcards):
+    return SWEEP.project_settings(wildcards.weights)
+
+
+def get_weight_files(wildcards):
+    return SWEEP.weights[wildcards.weights].files()
+
+
+def get_attend_settings(wildcards):
+    return SWEEP.attend_settings(wildcards.weights)
+
+
+def get_final_outputs():
+    return expand(
+        "results/{weights}/{prompt}/{stage}.{ext}",
+        weights=WEIGHTS,
+        prompt=PROMPTS,
+        stage=ATTEND_STAGES,
+        ext=["pt", "csv"],
+    )

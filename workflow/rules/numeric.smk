@@ -1,0 +1,44 @@
+# The numeric stages. Each rule is one call into attnpipe.stages; they are `run:` rules (executed in
+# threads via profiles/default) because a `script:` job is a fresh process that spends ~2.7 s
+# importing torch and pandas, several times the work itself.
+
+
+rule embed:
+    output:
+        **stage_files("results/embeddings/{prompt}", ["hidden_states"]),
+    params:
+        settings=get_embed_settings,
+        code=CODE["embed"],
+    log:
+        "logs/embed/{prompt}.log",
+    run:
+        run_stage("embed", input, output, params, log)
+
+
+rule project:
+    input:
+        **stage_files("results/embeddings/{prompt}", ["hidden_states"]),
+        weight_files=get_weight_files,
+    output:
+        **stage_files("results/{weights}/{prompt}", PROJECT_STAGES),
+    params:
+        settings=get_project_settings,
+        code=CODE["project"],
+    log:
+        "logs/project/{weights}/{prompt}.log",
+    run:
+        run_stage("project", input, output, params, log)
+
+
+rule attend:
+    input:
+        **stage_files("results/{weights}/{prompt}", PROJECT_STAGES),
+    output:
+        **stage_files("results/{weights}/{prompt}", ATTEND_STAGES),
+    params:
+        settings=get_attend_settings,
+        code=CODE["attend"],
+    log:
+        "logs/attend/{weights}/{prompt}.log",
+    run:
+        run_stage("attend", input, output, params, log)
