@@ -180,6 +180,9 @@ def _describe(error) -> str:
         return f"missing required key {', '.join(map(repr, missing))}"
     if error.validator == "oneOf":
         return f"expected {_expected(error.schema)}, got {got}"
+    if error.validator in ("minimum", "exclusiveMinimum"):
+        strict = ">" if error.validator == "exclusiveMinimum" else ">="
+        return f"expected a number {strict} {error.validator_value}, got {got}"
     if error.validator in ("minItems", "minProperties", "minLength"):
         return f"expected a non-empty value, got {got}"
     return error.message

@@ -49,8 +49,8 @@ def _random(shape, seed: int, std: float) -> np.ndarray:
 def _inline(values) -> np.ndarray:
     try:
         return np.array(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise SpecError(f"expected numbers in equal-length rows ({exc})") from None
+    except (TypeError, ValueError):
+        raise SpecError("expected rows of numbers, all of the same length") from None
 
 
 def _checked(arr: np.ndarray, ndim: int, what: str) -> np.ndarray:

@@ -1,0 +1,90 @@
+"""Shared helpers: real Snakemake runs in a temporary copy of the workflow (and of src/attnpipe, so a
+test may edit library code without touching the checkout)."""
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+WORKFLOW_PARTS = ["Snakefile", "config", "workflow", "profiles", "src"]
+IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info", ".snakemake", "results", "logs")
+
+
+def copy_workflow(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in WORKFLOW_PARTS:
+        src = REPO / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=IGNORE)
+        else:
+            shutil.copy2(src, dest / part)
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+    """Run the real snakemake CLI in `workdir`, importing attnpipe from the copy's src/."""
+    env = {**os.environ, "PYTHONPATH": str(workdir / "src")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=600,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def planned_jobs(workdir: Path) -> set[tuple]:
+    """The jobs `snakemake -n` would run, as {(rule, (('prompt', ..), ('weights', ..)))}, without `all`."""
+    proc = snakemake(workdir, "-n", "--cores", "2", check=True)
+    jobs, rule = set(), None
+    for line in (proc.stdout + proc.stderr).splitlines():
+        if m := re.match(r"^(?:local)?rule (\w+):$", line):
+            rule = m.group(1)
+        elif (m := re.match(r"^\s+wildcards: (.*)$", line)) and rule:
+            pairs = tuple(sorted(tuple(kv.split("=", 1)) for kv in m.group(1).split(", ")))
+            jobs.add((rule, pairs))
+            rule = None
+    return jobs
+
+
+def job(rule: str, **wildcards) -> tuple:
+    return (rule, tuple(sorted(wildcards.items())))
+
+
+def read_config(workdir: Path) -> dict:
+    return yaml.safe_load((workdir / "config/config.yaml").read_text())
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    (workdir / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+
+
+def snapshot(folder: Path) -> dict:
+    """path -> (mtime_ns, sha256) for every file under `folder`."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture(scope="session")
+def built_default(tmp_path_factory) -> Path:
+    """The default config, swept once for the whole session. Copy it before changing anything."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("built") / "wf")
+    snakemake(workdir, "--cores", "2", check=True)
+    return workdir
+
+
+@pytest.fixture
+def built_copy(built_default, tmp_path) -> Path:
+    """A private copy of the swept default workflow (mtimes and .snakemake metadata kept)."""
+    dest = tmp_path / "wf"
+    shutil.copytree(built_default, dest, symlinks=True)
+    return dest

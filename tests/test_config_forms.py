@@ -1,0 +1,48 @@
+"""Every way the config can name prompts and weights, through a real sweep."""
+
+import numpy as np
+import pandas as pd
+import torch
+
+from conftest import copy_workflow, job, planned_jobs, read_config, snakemake, write_config
+
+SEED_W = [[2, 1, 1], [4, -6, 0], [-2, 7, 2]]
+
+
+def test_weight_files_prompt_forms_and_biases(tmp_path):
+    wd = copy_workflow(tmp_path / "wf")
+    (wd / "weights").mkdir()
+    np.save(wd / "weights/seed.npy", np.array(SEED_W, dtype=np.float64))
+    torch.save(torch.tensor(SEED_W, dtype=torch.float64), wd / "weights/seed.pt")
+    (wd / "weights/seed.csv").write_text("\n".join(",".join(map(str, row)) for row in SEED_W) + "\n")
+    cfg = read_config(wd)
+    cfg["prompts"] = ["012", {"text": "héllo wörld 0", "tokenizer": "words"}, {"id": "spaced", "text": "0 1"}]
+    cfg["weights"] = {
+        "inline": {"shared": SEED_W, "attention": {"scale": "none"}},
+        "npy": {"shared": {"file": "weights/seed.npy"}, "attention": {"scale": "none"}},
+        "pt": {"query": {"file": "weights/seed.pt"}, "key": {"file": "weights/seed.pt"},
+               "value": {"file": "weights/seed.csv"}, "attention": {"scale": "none"}},
+        "biased": {"shared": SEED_W, "bias": {"key": [1, 0, -1], "value": {"random": {"seed": 3}}}},
+    }
+    write_config(wd, cfg)
+    snakemake(wd, "--cores", "2", check=True)
+
+    def tensor(weights, prompt, name):
+        return torch.load(wd / f"results/{weights}/{prompt}/{name}.pt", weights_only=True)["tensor"]
+
+    for prompt in ["012", "hello-world-0", "spaced"]:
+        for name in ["queries", "scores", "attention", "output"]:
+            ref = tensor("inline", prompt, name)
+            assert torch.equal(tensor("npy", prompt, name), ref) and torch.equal(tensor("pt", prompt, name), ref)
+    assert tensor("inline", "012", "scores")[0].tolist() == [[6, -10, 1], [-10, 68, -2], [1, -2, 1]]
+    keys = tensor("biased", "012", "keys")
+    assert torch.equal(keys, tensor("inline", "012", "keys") + torch.tensor([1.0, 0, -1], dtype=torch.float64))
+    assert torch.equal(tensor("biased", "012", "queries"), tensor("inline", "012", "queries"))
+    words = pd.read_csv(wd / "results/embeddings/hello-world-0/hidden_states.csv", index_col=0)
+    assert list(words.index) == ["0:héllo", "1:wörld", "2:0"] and words.loc["2:0"].tolist() == [1, 0, 0]
+    assert planned_jobs(wd) == set()
+
+    # editing a weight file reruns exactly the settings that read it
+    np.save(wd / "weights/seed.npy", np.array(SEED_W, dtype=np.float64) * 2)
+    prompts = ["012", "hello-world-0", "spaced"]
+    assert planned_jobs(wd) == {job(s, weights="npy", prompt=p) for s in ("project", "attend") for p in prompts}

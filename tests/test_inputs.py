@@ -1,0 +1,131 @@
+"""Tokens, ids, embeddings, matrix specs and stage files: the library parts the stages are built from."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from attnpipe.embedding import fallback_vector, lookup
+from attnpipe.matrices import SpecError, load_matrix, load_vector
+from attnpipe.stagefiles import atomic_path, read_stage, write_stage
+from attnpipe.tokens import derive_id, is_safe_id, row_labels, tokenize
+
+SEED_W = [[2.0, 1, 1], [4, -6, 0], [-2, 7, 2]]
+
+
+def test_tokenizers_and_labels():
+    assert tokenize("012", "characters") == ["0", "1", "2"]
+    assert tokenize("the cat  sat\ton the", "words") == ["the", "cat", "sat", "on", "the"]
+    assert row_labels(["the", "cat", "sat", "on", "the"])[4] == "4:the"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("012", "012"), ("the cat sat", "the-cat-sat"), ("héllo wörld", "hello-world"), ("a/../b", "a-b"),
+    ("..", None), ("日本語", None),
+])
+def test_derived_ids_are_safe(text, expected):
+    pid = derive_id(text)
+    assert is_safe_id(pid) and "/" not in pid and ".." not in pid
+    if expected:
+        assert pid == expected
+    assert derive_id(text) == pid  # stable
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", ".hidden", "", "a..b", "x y"])
+def test_unsafe_ids_are_refused(bad):
+    assert not is_safe_id(bad)
+
+
+def test_fallback_vectors_are_seeded_per_token():
+    a = fallback_vector("cat", seed=0, dim=4)
+    assert np.array_equal(a, fallback_vector("cat", seed=0, dim=4))
+    assert not np.array_equal(a, fallback_vector("dog", seed=0, dim=4))
+    assert not np.array_equal(a, fallback_vector("cat", seed=1, dim=4))
+    x = lookup(["0", "cat"], {"0": [1, 0, 0, 0]}, {"seed": 0, "dim": 4})
+    assert x[0].tolist() == [1, 0, 0, 0] and np.array_equal(x[1], a)
+    with pytest.raises(KeyError):
+        lookup(["cat"], {"0": [1, 0, 0, 0]}, None)
+
+
+def test_matrix_specs(tmp_path):
+    assert np.array_equal(load_matrix("identity", 3), np.eye(3))
+    assert np.array_equal(load_matrix(SEED_W, 3), np.array(SEED_W))
+    r = load_matrix({"random": {"seed": 5, "shape": [3, 4]}}, 3)
+    assert r.shape == (3, 4) and np.array_equal(r, load_matrix({"random": {"seed": 5, "shape": [3, 4]}}, 3))
+    assert np.isclose(load_matrix({"random": {"seed": 5, "shape": [300, 300]}}, 300).std(), 1 / np.sqrt(300), rtol=0.05)
+    assert load_vector({"random": {"seed": 1}}, 4).shape == (4,)
+
+
+def test_matrix_files_in_every_format(tmp_path):
+    w = np.array(SEED_W)
+    np.save(tmp_path / "w.npy", w)
+    torch.save(torch.tensor(w, dtype=torch.float32), tmp_path / "w.pt")
+    (tmp_path / "bare.csv").write_text("2,1,1\n4,-6,0\n-2,7,2\n")
+    write_stage(torch.tensor(w), ["a", "b", "c"], ["d0", "d1", "d2"], tmp_path / "stage.pt", tmp_path / "labelled.csv")
+    for name in ["w.npy", "w.pt", "bare.csv", "labelled.csv", "stage.pt"]:
+        assert np.array_equal(load_matrix({"file": str(tmp_path / name)}, 3), w), name
+
+
+def test_bad_matrix_files(tmp_path):
+    np.save(tmp_path / "nan.npy", np.array([[np.nan, 1.0]]))
+    np.save(tmp_path / "text.npy", np.array([["a", "b"]]))
+    np.save(tmp_path / "cube.npy", np.ones((2, 2, 2)))
+    torch.save({"weights": [1, 2]}, tmp_path / "notatensor.pt")
+    torch.save(torch.ones(2, 2, dtype=torch.complex64), tmp_path / "complex.pt")
+    (tmp_path / "ragged.csv").write_text("1,2\n3\n")
+    expectations = {
+        "nan.npy": "finite", "text.npy": "real numbers", "cube.npy": "2-D", "notatensor.pt": "expected a tensor",
+        "complex.pt": "real numbers", "ragged.csv": "equal length", "absent.npy": "not found",
+    }
+    for name, message in expectations.items():
+        with pytest.raises(SpecError, match=message):
+            load_matrix({"file": str(tmp_path / name)}, 2)
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_pt_files_never_execute_code(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    torch.save(Payload(), tmp_path / "evil.pt")
+    with pytest.raises(SpecError, match="unreadable"):
+        load_matrix({"file": "evil.pt"}, 2)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_stage_files_round_trip_exactly(tmp_path):
+    gen = np.random.default_rng(0)
+    values = gen.standard_normal((4, 3)) * 10.0 ** gen.integers(-20, 20, (4, 3))
+    values[0, 0], values[0, 1] = -0.0, 1 / 3
+    tensor = torch.tensor(values)
+    write_stage(tensor, ["0:a", "1:b", "2:a", "3:c"], ["d0", "d1", "d2"], tmp_path / "x.pt", tmp_path / "x.csv")
+    frame = pd.read_csv(tmp_path / "x.csv", index_col=0)
+    assert np.array_equal(frame.to_numpy(), values)
+    assert list(frame.index) == ["0:a", "1:b", "2:a", "3:c"]
+    record = read_stage(tmp_path / "x.pt")
+    assert torch.equal(record["tensor"], tensor) and record["column_labels"] == ["d0", "d1", "d2"]
+
+
+def test_masked_scores_round_trip_as_minus_infinity(tmp_path):
+    t = torch.tensor([[[1.0, float("-inf")], [2.0, 3.0]]], dtype=torch.float64)
+    write_stage(t, ["0:a", "1:b"], ["0:a", "1:b"], tmp_path / "s.pt", tmp_path / "s.csv")
+    assert pd.read_csv(tmp_path / "s.csv", index_col=0).loc["0:a", "1:b"] == -np.inf
+
+
+def test_atomic_write_leaves_old_file_whole(tmp_path):
+    target = tmp_path / "attention.csv"
+    target.write_text("old, whole\n")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            with open(tmp, "w") as fh:
+                fh.write("half of the new")
+            raise RuntimeError("killed mid-write")
+    assert target.read_text() == "old, whole\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["attention.csv"]
+    with pytest.raises(ValueError, match="labels"):
+        write_stage(torch.ones(2, 2), ["a"], ["b", "c"], tmp_path / "attention.pt", target)
+    assert target.read_text() == "old, whole\n"

@@ -1,0 +1,82 @@
+"""Only stale outputs are recomputed: the job list of `snakemake -n` after each edit of a copy."""
+
+from conftest import job, planned_jobs, read_config, snakemake, write_config
+
+PROMPTS = ["012", "2024", "31415926", "the-cat"]
+WEIGHTS = ["seed", "identity", "seed-causal", "random", "two-heads"]
+
+
+def downstream(prompts, weights, stages=("project", "attend")):
+    return {job(stage, weights=w, prompt=p) for stage in stages for w in weights for p in prompts}
+
+
+def test_defaults_are_what_these_tests_assume(built_copy):
+    cfg = read_config(built_copy)
+    assert [p if isinstance(p, str) else p["id"] for p in cfg["prompts"]] == PROMPTS
+    assert list(cfg["weights"]) == WEIGHTS
+
+
+def test_nothing_changed_nothing_to_do(built_copy):
+    assert planned_jobs(built_copy) == set()
+
+
+def test_added_prompt_runs_only_its_jobs(built_copy):
+    cfg = read_config(built_copy)
+    cfg["prompts"].append("9876")
+    write_config(built_copy, cfg)
+    assert planned_jobs(built_copy) == {job("embed", prompt="9876")} | downstream(["9876"], WEIGHTS)
+    snakemake(built_copy, "--cores", "2", check=True)
+    assert planned_jobs(built_copy) == set()
+
+
+def test_edited_weight_setting_runs_only_that_setting(built_copy):
+    cfg = read_config(built_copy)
+    cfg["weights"]["seed"]["shared"][0][0] = 3
+    write_config(built_copy, cfg)
+    assert planned_jobs(built_copy) == downstream(PROMPTS, ["seed"])
+
+
+def test_edited_vocab_entry_runs_only_prompts_with_that_token(built_copy):
+    cfg = read_config(built_copy)
+    cfg["vocab"]["3"] = [2, 2, 1]  # only "31415926" holds a 3
+    write_config(built_copy, cfg)
+    assert planned_jobs(built_copy) == {job("embed", prompt="31415926")} | downstream(["31415926"], WEIGHTS)
+
+
+def test_edited_attention_option_runs_only_attend_of_that_setting(built_copy):
+    cfg = read_config(built_copy)
+    cfg["weights"]["seed-causal"]["attention"]["causal"] = False
+    write_config(built_copy, cfg)
+    assert planned_jobs(built_copy) == downstream(PROMPTS, ["seed-causal"], stages=("attend",))
+
+
+def test_swapped_param_values_are_seen(built_copy):
+    # Snakemake keeps params as a sorted list of reprs; one dict per rule keeps names with values.
+    cfg = read_config(built_copy)
+    cfg["weights"]["seed-causal"]["attention"] = {"scale": "1/sqrt(d_head)", "causal": False, "softmax": True}
+    write_config(built_copy, cfg)
+    snakemake(built_copy, "--cores", "2", check=True)
+    cfg["weights"]["seed-causal"]["attention"] = {"scale": "1/sqrt(d_head)", "causal": True, "softmax": False}
+    write_config(built_copy, cfg)
+    assert planned_jobs(built_copy) == downstream(PROMPTS, ["seed-causal"], stages=("attend",))
+
+
+def edit_module(workdir, module, text):
+    path = workdir / "src/attnpipe" / module
+    path.write_text(path.read_text() + text)
+
+
+def test_edited_attention_code_reruns_attend_only(built_copy):
+    edit_module(built_copy, "attention.py", "\nEDITED = True\n")
+    assert planned_jobs(built_copy) == downstream(PROMPTS, WEIGHTS, stages=("attend",))
+
+
+def test_edited_embedding_code_reruns_everything_below_it(built_copy):
+    edit_module(built_copy, "embedding.py", "\nEDITED = True\n")
+    expected = {job("embed", prompt=p) for p in PROMPTS} | downstream(PROMPTS, WEIGHTS)
+    assert planned_jobs(built_copy) == expected
+
+
+def test_comment_only_edit_changes_nothing(built_copy):
+    edit_module(built_copy, "attention.py", "\n# a comment changes no computation\n")
+    assert planned_jobs(built_copy) == set()

@@ -1,0 +1,126 @@
+"""The default sweep, end to end, through the real Snakemake CLI."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from attnpipe.tokens import derive_id
+from conftest import read_config, snakemake
+
+ATTEND_FILES = ["scores", "scaled_scores", "attention", "output"]
+PROJECT_FILES = ["queries", "keys", "values"]
+
+
+def combinations(workdir):
+    cfg = read_config(workdir)
+    prompts = [derive_id(p) if isinstance(p, str) else p.get("id") or derive_id(p["text"]) for p in cfg["prompts"]]
+    return [(w, p) for w in cfg["weights"] for p in prompts]
+
+
+def load(path):
+    return torch.load(path, weights_only=True)
+
+
+def test_default_config_is_a_real_sweep(built_default):
+    cfg = read_config(built_default)
+    assert len(cfg["prompts"]) >= 4 and len(cfg["weights"]) >= 4
+    options = [w.get("attention", {}) for w in cfg["weights"].values()]
+    assert any(o.get("causal") and o.get("scale", "1/sqrt(d_head)") == "1/sqrt(d_head)"
+               and o.get("softmax", True) for o in options)
+    assert any("random" in str(w) for w in cfg["weights"].values())
+    assert any(w.get("shared") == "identity" for w in cfg["weights"].values())
+
+
+def test_every_combination_has_every_stage(built_default):
+    for weights, prompt in combinations(built_default):
+        folder = built_default / "results" / weights / prompt
+        for name in PROJECT_FILES + ATTEND_FILES:
+            assert (folder / f"{name}.pt").is_file() and (folder / f"{name}.csv").is_file(), folder / name
+        embed = built_default / "results/embeddings" / prompt
+        assert (embed / "hidden_states.pt").is_file() and (embed / "hidden_states.csv").is_file()
+
+
+def test_csv_and_tensor_hold_the_same_numbers(built_default):
+    files = sorted((built_default / "results").rglob("*.pt"))
+    assert len(files) > 100
+    for pt in files:
+        record = load(pt)
+        tensor = record["tensor"]
+        assert tensor.dtype == torch.float64
+        frame = pd.read_csv(pt.with_suffix(".csv"), index_col=0)
+        assert list(frame.columns) == record["column_labels"]
+        heads = tensor.shape[0] if tensor.dim() == 3 else 1
+        expected_rows = record["row_labels"] if heads == 1 else [
+            f"h{h}/{label}" for h in range(heads) for label in record["row_labels"]]
+        assert list(frame.index) == expected_rows
+        # exact equality: the CSV is a faithful copy, not a rounded one
+        assert np.array_equal(frame.to_numpy(), tensor.reshape(-1, tensor.shape[-1]).numpy()), pt
+
+
+def test_seed_combination_reproduces_the_notebook(built_default):
+    folder = built_default / "results/seed/012"
+    hidden = load(built_default / "results/embeddings/012/hidden_states.pt")["tensor"]
+    assert hidden.tolist() == [[1, 0, 0], [-2, 1, 0], [-1, 1, 1]]
+    assert load(folder / "queries.pt")["tensor"].tolist() == [[2, 1, 1], [0, -8, -2], [0, 0, 1]]
+    assert load(folder / "keys.pt")["tensor"].T.tolist() == [[2, 0, 0], [1, -8, 0], [1, -2, 1]]
+    assert load(folder / "scores.pt")["tensor"][0].tolist() == [[6, -10, 1], [-10, 68, -2], [1, -2, 1]]
+    frame = pd.read_csv(folder / "scores.csv", index_col=0)
+    assert list(frame.index) == ["0:0", "1:1", "2:2"] and list(frame.columns) == ["0:0", "1:1", "2:2"]
+    assert frame.loc["1:1", "1:1"] == 68
+
+
+def test_scaled_causal_softmax_setting(built_default):
+    folder = built_default / "results/seed-causal/31415926"
+    scores = load(folder / "scores.pt")["tensor"][0]
+    scaled = load(folder / "scaled_scores.pt")["tensor"][0]
+    weights = load(folder / "attention.pt")["tensor"][0]
+    values = load(folder / "values.pt")["tensor"]
+    T = scores.shape[0]
+    future = torch.ones(T, T, dtype=torch.bool).triu(1)
+    assert torch.isneginf(scaled[future]).all()
+    assert torch.allclose(scaled[~future], scores[~future] / math.sqrt(3))
+    assert (weights[future] == 0).all()
+    assert torch.allclose(weights.sum(-1), torch.ones(T, dtype=torch.float64))
+    assert torch.allclose(load(folder / "output.pt")["tensor"], weights @ values)
+
+
+def test_word_prompt_labels_repeated_tokens_by_position(built_default):
+    frame = pd.read_csv(built_default / "results/embeddings/the-cat/hidden_states.csv", index_col=0)
+    assert list(frame.index) == ["0:the", "1:cat", "2:sat", "3:on", "4:the", "5:mat"]
+    assert list(frame.columns) == ["d0", "d1", "d2"]
+    # the same unknown word gets the same seeded vector wherever it appears
+    assert frame.loc["0:the"].tolist() == frame.loc["4:the"].tolist()
+    assert frame.loc["0:the"].tolist() != frame.loc["1:cat"].tolist()
+
+
+def test_multi_head_stage_files(built_default):
+    folder = built_default / "results/two-heads/2024"
+    attention = load(folder / "attention.pt")
+    assert attention["tensor"].shape == (2, 4, 4)
+    frame = pd.read_csv(folder / "attention.csv", index_col=0)
+    assert frame.index[0] == "h0/0:2" and frame.index[4] == "h1/0:2"
+    assert np.allclose(frame.sum(axis=1), 1.0)
+    assert load(folder / "output.pt")["tensor"].shape == (4, 4)
+
+
+def test_nothing_to_do_after_a_complete_run(built_copy):
+    proc = snakemake(built_copy, "--cores", "2", check=True)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_lint_is_clean_beyond_conda_and_container(built_copy):
+    proc = snakemake(built_copy, "--lint")
+    findings = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("    * ")]
+    assert all("conda" in f.lower() or "container" in f.lower() for f in findings), findings
+
+
+@pytest.mark.parametrize("rule", ["embed", "project", "attend"])
+def test_every_rule_has_a_log_and_one_settings_dict(built_copy, rule):
+    text = "\n".join(p.read_text() for p in (built_copy / "workflow/rules").glob("*.smk"))
+    block = text.split(f"rule {rule}:", 1)[1].split("\nrule ", 1)[0]
+    assert "    log:" in block and "settings=" in block
+    logs = list((built_copy / "logs" / rule).rglob("*.log"))
+    assert logs and all(p.read_text().strip() for p in logs)
