@@ -28,16 +28,18 @@ def test_weight_files_prompt_forms_and_biases(tmp_path):
     snakemake(wd, "--cores", "2", check=True)
 
     def tensor(weights, prompt, name):
-        return torch.load(wd / f"results/{weights}/{prompt}/{name}.pt", weights_only=True)["tensor"]
+        stage = "project" if name in ("queries", "keys", "values") else "attend"
+        return torch.load(wd / f"results/{weights}/{prompt}/{stage}.pt", weights_only=True)[name]["tensor"]
 
     for prompt in ["012", "hello-world-0", "spaced"]:
-        for name in ["queries", "scores", "attention", "output"]:
+        for name in ["queries", "values", "scores", "attention", "output"]:
             ref = tensor("inline", prompt, name)
             assert torch.equal(tensor("npy", prompt, name), ref) and torch.equal(tensor("pt", prompt, name), ref)
     assert tensor("inline", "012", "scores")[0].tolist() == [[6, -10, 1], [-10, 68, -2], [1, -2, 1]]
     keys = tensor("biased", "012", "keys")
     assert torch.equal(keys, tensor("inline", "012", "keys") + torch.tensor([1.0, 0, -1], dtype=torch.float64))
     assert torch.equal(tensor("biased", "012", "queries"), tensor("inline", "012", "queries"))
+    assert not torch.equal(tensor("biased", "012", "values"), tensor("inline", "012", "values"))
     words = pd.read_csv(wd / "results/embeddings/hello-world-0/hidden_states.csv", index_col=0)
     assert list(words.index) == ["0:héllo", "1:wörld", "2:0"] and words.loc["2:0"].tolist() == [1, 0, 0]
     assert planned_jobs(wd) == set()

@@ -9,7 +9,7 @@ import torch
 
 from attnpipe.embedding import fallback_vector, lookup
 from attnpipe.matrices import SpecError, load_matrix, load_vector
-from attnpipe.stagefiles import atomic_path, read_stage, write_stage
+from attnpipe.stagefiles import atomic_path, read_stage, record, write_stage
 from attnpipe.tokens import derive_id, is_safe_id, row_labels, tokenize
 
 SEED_W = [[2.0, 1, 1], [4, -6, 0], [-2, 7, 2]]
@@ -63,7 +63,8 @@ def test_matrix_files_in_every_format(tmp_path):
     np.save(tmp_path / "w.npy", w)
     torch.save(torch.tensor(w, dtype=torch.float32), tmp_path / "w.pt")
     (tmp_path / "bare.csv").write_text("2,1,1\n4,-6,0\n-2,7,2\n")
-    write_stage(torch.tensor(w), ["a", "b", "c"], ["d0", "d1", "d2"], tmp_path / "stage.pt", tmp_path / "labelled.csv")
+    write_stage({"w": record(torch.tensor(w), ["a", "b", "c"], ["d0", "d1", "d2"])},
+                {"tensors": tmp_path / "stage.pt", "w_csv": tmp_path / "labelled.csv"})
     for name in ["w.npy", "w.pt", "bare.csv", "labelled.csv", "stage.pt"]:
         assert np.array_equal(load_matrix({"file": str(tmp_path / name)}, 3), w), name
 
@@ -102,17 +103,18 @@ def test_stage_files_round_trip_exactly(tmp_path):
     values = gen.standard_normal((4, 3)) * 10.0 ** gen.integers(-20, 20, (4, 3))
     values[0, 0], values[0, 1] = -0.0, 1 / 3
     tensor = torch.tensor(values)
-    write_stage(tensor, ["0:a", "1:b", "2:a", "3:c"], ["d0", "d1", "d2"], tmp_path / "x.pt", tmp_path / "x.csv")
+    rec = record(tensor, ["0:a", "1:b", "2:a", "3:c"], ["d0", "d1", "d2"])
+    write_stage({"x": rec}, {"tensors": tmp_path / "s.pt", "x_csv": tmp_path / "x.csv"})
     frame = pd.read_csv(tmp_path / "x.csv", index_col=0)
     assert np.array_equal(frame.to_numpy(), values)
     assert list(frame.index) == ["0:a", "1:b", "2:a", "3:c"]
-    record = read_stage(tmp_path / "x.pt")
-    assert torch.equal(record["tensor"], tensor) and record["column_labels"] == ["d0", "d1", "d2"]
+    saved = read_stage(tmp_path / "s.pt")["x"]
+    assert torch.equal(saved["tensor"], tensor) and saved["column_labels"] == ["d0", "d1", "d2"]
 
 
 def test_masked_scores_round_trip_as_minus_infinity(tmp_path):
     t = torch.tensor([[[1.0, float("-inf")], [2.0, 3.0]]], dtype=torch.float64)
-    write_stage(t, ["0:a", "1:b"], ["0:a", "1:b"], tmp_path / "s.pt", tmp_path / "s.csv")
+    write_stage({"s": record(t, ["0:a", "1:b"], ["0:a", "1:b"])}, {"tensors": tmp_path / "s.pt", "s_csv": tmp_path / "s.csv"})
     assert pd.read_csv(tmp_path / "s.csv", index_col=0).loc["0:a", "1:b"] == -np.inf
 
 
@@ -127,5 +129,4 @@ def test_atomic_write_leaves_old_file_whole(tmp_path):
     assert target.read_text() == "old, whole\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["attention.csv"]
     with pytest.raises(ValueError, match="labels"):
-        write_stage(torch.ones(2, 2), ["a"], ["b", "c"], tmp_path / "attention.pt", target)
-    assert target.read_text() == "old, whole\n"
+        record(torch.ones(2, 2), ["a"], ["b", "c"])

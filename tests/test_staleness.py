@@ -80,3 +80,9 @@ def test_edited_embedding_code_reruns_everything_below_it(built_copy):
 def test_comment_only_edit_changes_nothing(built_copy):
     edit_module(built_copy, "attention.py", "\n# a comment changes no computation\n")
     assert planned_jobs(built_copy) == set()
+
+
+def test_deleted_stage_file_is_rebuilt_with_what_depends_on_it(built_copy):
+    (built_copy / "results/seed/012/queries.csv").unlink()
+    assert planned_jobs(built_copy) == {job("project", weights="seed", prompt="012"),
+                                        job("attend", weights="seed", prompt="012")}

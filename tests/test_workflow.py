@@ -10,8 +10,10 @@ import torch
 from attnpipe.tokens import derive_id
 from conftest import read_config, snakemake
 
-ATTEND_FILES = ["scores", "scaled_scores", "attention", "output"]
-PROJECT_FILES = ["queries", "keys", "values"]
+STAGE_CSVS = {
+    "project": ["queries", "keys", "values"],
+    "attend": ["scores", "scaled_scores", "attention", "output"],
+}
 
 
 def combinations(workdir):
@@ -22,6 +24,10 @@ def combinations(workdir):
 
 def load(path):
     return torch.load(path, weights_only=True)
+
+
+def tensor(folder, stage, name):
+    return load(folder / f"{stage}.pt")[name]["tensor"]
 
 
 def test_default_config_is_a_real_sweep(built_default):
@@ -37,36 +43,37 @@ def test_default_config_is_a_real_sweep(built_default):
 def test_every_combination_has_every_stage(built_default):
     for weights, prompt in combinations(built_default):
         folder = built_default / "results" / weights / prompt
-        for name in PROJECT_FILES + ATTEND_FILES:
-            assert (folder / f"{name}.pt").is_file() and (folder / f"{name}.csv").is_file(), folder / name
+        for stage, names in STAGE_CSVS.items():
+            assert sorted(load(folder / f"{stage}.pt")) == sorted(names)
+            assert all((folder / f"{name}.csv").is_file() for name in names), folder
         embed = built_default / "results/embeddings" / prompt
-        assert (embed / "hidden_states.pt").is_file() and (embed / "hidden_states.csv").is_file()
+        assert list(load(embed / "embed.pt")) == ["hidden_states"] and (embed / "hidden_states.csv").is_file()
 
 
 def test_csv_and_tensor_hold_the_same_numbers(built_default):
-    files = sorted((built_default / "results").rglob("*.pt"))
-    assert len(files) > 100
-    for pt in files:
-        record = load(pt)
+    records = [(pt.parent / f"{name}.csv", record)
+               for pt in sorted((built_default / "results").rglob("*.pt")) for name, record in load(pt).items()]
+    assert len(records) > 100
+    for csv, record in records:
         tensor = record["tensor"]
         assert tensor.dtype == torch.float64
-        frame = pd.read_csv(pt.with_suffix(".csv"), index_col=0)
+        frame = pd.read_csv(csv, index_col=0)
         assert list(frame.columns) == record["column_labels"]
         heads = tensor.shape[0] if tensor.dim() == 3 else 1
         expected_rows = record["row_labels"] if heads == 1 else [
             f"h{h}/{label}" for h in range(heads) for label in record["row_labels"]]
         assert list(frame.index) == expected_rows
         # exact equality: the CSV is a faithful copy, not a rounded one
-        assert np.array_equal(frame.to_numpy(), tensor.reshape(-1, tensor.shape[-1]).numpy()), pt
+        assert np.array_equal(frame.to_numpy(), tensor.reshape(-1, tensor.shape[-1]).numpy()), csv
 
 
 def test_seed_combination_reproduces_the_notebook(built_default):
     folder = built_default / "results/seed/012"
-    hidden = load(built_default / "results/embeddings/012/hidden_states.pt")["tensor"]
+    hidden = tensor(built_default / "results/embeddings/012", "embed", "hidden_states")
     assert hidden.tolist() == [[1, 0, 0], [-2, 1, 0], [-1, 1, 1]]
-    assert load(folder / "queries.pt")["tensor"].tolist() == [[2, 1, 1], [0, -8, -2], [0, 0, 1]]
-    assert load(folder / "keys.pt")["tensor"].T.tolist() == [[2, 0, 0], [1, -8, 0], [1, -2, 1]]
-    assert load(folder / "scores.pt")["tensor"][0].tolist() == [[6, -10, 1], [-10, 68, -2], [1, -2, 1]]
+    assert tensor(folder, "project", "queries").tolist() == [[2, 1, 1], [0, -8, -2], [0, 0, 1]]
+    assert tensor(folder, "project", "keys").T.tolist() == [[2, 0, 0], [1, -8, 0], [1, -2, 1]]
+    assert tensor(folder, "attend", "scores")[0].tolist() == [[6, -10, 1], [-10, 68, -2], [1, -2, 1]]
     frame = pd.read_csv(folder / "scores.csv", index_col=0)
     assert list(frame.index) == ["0:0", "1:1", "2:2"] and list(frame.columns) == ["0:0", "1:1", "2:2"]
     assert frame.loc["1:1", "1:1"] == 68
@@ -74,17 +81,17 @@ def test_seed_combination_reproduces_the_notebook(built_default):
 
 def test_scaled_causal_softmax_setting(built_default):
     folder = built_default / "results/seed-causal/31415926"
-    scores = load(folder / "scores.pt")["tensor"][0]
-    scaled = load(folder / "scaled_scores.pt")["tensor"][0]
-    weights = load(folder / "attention.pt")["tensor"][0]
-    values = load(folder / "values.pt")["tensor"]
+    scores = tensor(folder, "attend", "scores")[0]
+    scaled = tensor(folder, "attend", "scaled_scores")[0]
+    weights = tensor(folder, "attend", "attention")[0]
+    values = tensor(folder, "project", "values")
     T = scores.shape[0]
     future = torch.ones(T, T, dtype=torch.bool).triu(1)
     assert torch.isneginf(scaled[future]).all()
     assert torch.allclose(scaled[~future], scores[~future] / math.sqrt(3))
     assert (weights[future] == 0).all()
     assert torch.allclose(weights.sum(-1), torch.ones(T, dtype=torch.float64))
-    assert torch.allclose(load(folder / "output.pt")["tensor"], weights @ values)
+    assert torch.allclose(tensor(folder, "attend", "output"), weights @ values)
 
 
 def test_word_prompt_labels_repeated_tokens_by_position(built_default):
@@ -98,12 +105,11 @@ def test_word_prompt_labels_repeated_tokens_by_position(built_default):
 
 def test_multi_head_stage_files(built_default):
     folder = built_default / "results/two-heads/2024"
-    attention = load(folder / "attention.pt")
-    assert attention["tensor"].shape == (2, 4, 4)
+    assert tensor(folder, "attend", "attention").shape == (2, 4, 4)
     frame = pd.read_csv(folder / "attention.csv", index_col=0)
     assert frame.index[0] == "h0/0:2" and frame.index[4] == "h1/0:2"
     assert np.allclose(frame.sum(axis=1), 1.0)
-    assert load(folder / "output.pt")["tensor"].shape == (4, 4)
+    assert tensor(folder, "attend", "output").shape == (4, 4)
 
 
 def test_nothing_to_do_after_a_complete_run(built_copy):

@@ -89,7 +89,9 @@ def _read_pt(path: Path) -> np.ndarray:
     import torch  # only when a .pt file is used: torch costs ~2 s to import
 
     obj = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(obj, dict) and "tensor" in obj:  # an attnpipe stage file
+    if isinstance(obj, dict) and len(obj) == 1:  # an attnpipe stage file holding one record
+        obj = next(iter(obj.values()))
+    if isinstance(obj, dict) and "tensor" in obj:  # an attnpipe record: {"tensor", "row_labels", ...}
         obj = obj["tensor"]
     if not isinstance(obj, torch.Tensor):
         raise SpecError(f"file {path}: expected a tensor, got {type(obj).__name__}")

@@ -1,11 +1,14 @@
-"""A stage on disk: a torch file and a labelled CSV holding the same numbers.
+"""A stage on disk: one torch file per stage, one labelled CSV per tensor in it.
 
-<name>.pt  torch.save of {"tensor": float64 tensor, "row_labels": [...], "column_labels": [...]};
-           load with torch.load(path, weights_only=True). Attention matrices are (heads, T, T).
-<name>.csv header row = column labels, first column = row labels, values written with repr() so they
-           read back exactly with pandas.read_csv(path, index_col=0). (heads, T, T) tensors with more
-           than one head are stacked head after head, rows labelled "h<i>/<row label>".
-Both are written to a temporary file beside the target and renamed, so a file is whole or absent.
+<stage>.pt  torch.save of {name: {"tensor": float64 tensor, "row_labels": [...], "column_labels": [...]}},
+            one entry per CSV the stage writes, keyed by the CSV's name (attend.pt["attention"] is
+            attention.csv). Load with torch.load(path, weights_only=True). Attention matrices are
+            (heads, T, T). One file per stage, not per tensor: Snakemake's cost per run grows with
+            the number of files it tracks (see benchmarks/sweep.py).
+<name>.csv  header row = column labels, first column = row labels, values written with repr() so they
+            read back exactly with pandas.read_csv(path, index_col=0). (heads, T, T) tensors with more
+            than one head are stacked head after head, rows labelled "h<i>/<row label>".
+Every file is written to a temporary file beside the target and renamed: whole or absent.
 """
 
 import csv
@@ -44,19 +47,25 @@ def csv_rows(tensor: torch.Tensor, row_labels, column_labels):
             yield [prefix + label, *map(repr, values)]
 
 
-def write_stage(tensor: torch.Tensor, row_labels, column_labels, pt_path, csv_path) -> None:
+def record(tensor: torch.Tensor, row_labels, column_labels) -> dict:
+    """One labelled tensor; the labels must fit its last two dimensions."""
     tensor = tensor.detach().to(torch.float64).contiguous()
     if tensor.shape[-2:] != (len(row_labels), len(column_labels)):
         raise ValueError(f"labels {len(row_labels)}x{len(column_labels)} do not fit shape {tuple(tensor.shape)}")
-    record = {"tensor": tensor, "row_labels": list(row_labels), "column_labels": list(column_labels)}
-    with atomic_path(pt_path) as tmp:
-        torch.save(record, tmp)
-    with atomic_path(csv_path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh, lineterminator="\n").writerows(csv_rows(tensor, row_labels, column_labels))
+    return {"tensor": tensor, "row_labels": list(row_labels), "column_labels": list(column_labels)}
 
 
-def read_stage(pt_path) -> dict:
-    """The record written by write_stage; never executes code from the file."""
+def write_stage(records: dict[str, dict], outputs: dict) -> None:
+    """Save `records` (name -> record) to outputs["tensors"] and each to outputs["<name>_csv"]."""
+    with atomic_path(outputs["tensors"]) as tmp:
+        torch.save(records, tmp)
+    for name, rec in records.items():
+        with atomic_path(outputs[f"{name}_csv"]) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh, lineterminator="\n").writerows(csv_rows(rec["tensor"], rec["row_labels"], rec["column_labels"]))
+
+
+def read_stage(pt_path) -> dict[str, dict]:
+    """name -> record, as written by write_stage; never executes code from the file."""
     return torch.load(pt_path, map_location="cpu", weights_only=True)
 
 

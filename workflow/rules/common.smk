@@ -43,17 +43,18 @@ CODE = {
     stage: code_version(f"attnpipe.stages.{stage}") for stage in ("embed", "project", "attend")
 }
 
-ATTEND_STAGES = ["scores", "scaled_scores", "attention", "output"]
-PROJECT_STAGES = ["queries", "keys", "values"]
+# Each stage writes <stage>.pt (all its tensors) and one CSV per tensor.
+STAGE_CSVS = {
+    "embed": ["hidden_states"],
+    "project": ["queries", "keys", "values"],
+    "attend": ["scores", "scaled_scores", "attention", "output"],
+}
 
 
-def stage_files(directory, names):
-    """{<name>_pt: dir/<name>.pt, <name>_csv: dir/<name>.csv} for named rule outputs."""
-    return {
-        f"{name}_{ext}": f"{directory}/{name}.{ext}"
-        for name in names
-        for ext in ("pt", "csv")
-    }
+def stage_files(directory, stage):
+    """Named outputs of a stage: tensors=<dir>/<stage>.pt and <name>_csv=<dir>/<name>.csv."""
+    csvs = {f"{name}_csv": f"{directory}/{name}.csv" for name in STAGE_CSVS[stage]}
+    return {"tensors": f"{directory}/{stage}.pt", **csvs}
 
 
 def run_stage(stage, input, output, params, log):
@@ -79,10 +80,14 @@ def get_attend_settings(wildcards):
 
 
 def get_final_outputs():
-    return expand(
-        "results/{weights}/{prompt}/{stage}.{ext}",
-        weights=WEIGHTS,
-        prompt=PROMPTS,
-        stage=ATTEND_STAGES,
-        ext=["pt", "csv"],
-    )
+    # Every stage file: a job reruns when any file the sweep promises is missing.
+    files = [
+        path
+        for prompt in PROMPTS
+        for path in stage_files(f"results/embeddings/{prompt}", "embed").values()
+    ]
+    for weights in WEIGHTS:
+        for prompt in PROMPTS:
+            for stage in ("project", "attend"):
+                files += stage_files(f"results/{weights}/{prompt}", stage).values()
+    return files

@@ -5,7 +5,7 @@
 
 rule embed:
     output:
-        **stage_files("results/embeddings/{prompt}", ["hidden_states"]),
+        **stage_files("results/embeddings/{prompt}", "embed"),
     params:
         settings=get_embed_settings,
         code=CODE["embed"],
@@ -17,10 +17,10 @@ rule embed:
 
 rule project:
     input:
-        **stage_files("results/embeddings/{prompt}", ["hidden_states"]),
+        embed="results/embeddings/{prompt}/embed.pt",
         weight_files=get_weight_files,
     output:
-        **stage_files("results/{weights}/{prompt}", PROJECT_STAGES),
+        **stage_files("results/{weights}/{prompt}", "project"),
     params:
         settings=get_project_settings,
         code=CODE["project"],
@@ -32,9 +32,9 @@ rule project:
 
 rule attend:
     input:
-        **stage_files("results/{weights}/{prompt}", PROJECT_STAGES),
+        project="results/{weights}/{prompt}/project.pt",
     output:
-        **stage_files("results/{weights}/{prompt}", ATTEND_STAGES),
+        **stage_files("results/{weights}/{prompt}", "attend"),
     params:
         settings=get_attend_settings,
         code=CODE["attend"],

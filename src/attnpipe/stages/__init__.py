@@ -1,5 +1,6 @@
 """One entry point per Snakemake rule: read the stage inputs, compute, write the stage files.
 
-Each takes plain mappings of paths (`inputs`, `outputs`: name -> path, with `<stage>_pt` / `<stage>_csv`
-pairs), the rule's settings dict and a log path. Nothing here imports Snakemake.
+Each `run(settings, inputs, outputs, log)` takes the rule's settings dict, plain mappings of paths
+(name -> path) and a log path. Outputs are named `tensors` (the stage's .pt) and `<name>_csv` (one
+per tensor, see attnpipe.stagefiles). Nothing here imports Snakemake.
 """

@@ -1,17 +1,20 @@
 """Rule `attend`: Q, K, V -> raw scores, scaled/masked scores, attention weights, output."""
 
 from ..attention import attend
-from ..stagefiles import dim_labels, read_stage, write_log, write_stage
+from ..stagefiles import dim_labels, read_stage, record, write_log, write_stage
 
-# result key -> stage file name
-FILES = {"scores": "scores", "scaled_scores": "scaled_scores", "weights": "attention", "output": "output"}
+# stage file name -> key of attention.attend's result
+RESULTS = {"scores": "scores", "scaled_scores": "scaled_scores", "attention": "weights", "output": "output"}
 
 
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
-    q, k, v = (read_stage(inputs[f"{n}_pt"]) for n in ("queries", "keys", "values"))
+    qkv = read_stage(inputs["project"])
+    q, k, v = qkv["queries"], qkv["keys"], qkv["values"]
     result = attend(q["tensor"], k["tensor"], v["tensor"], **settings)
-    for key, name in FILES.items():
+    records = {}
+    for name, key in RESULTS.items():
         tensor = result[key]
-        columns = dim_labels(tensor.shape[1]) if key == "output" else k["row_labels"]
-        write_stage(tensor, q["row_labels"], columns, outputs[f"{name}_pt"], outputs[f"{name}_csv"])
-    write_log(log, f"attend {settings} -> weights {tuple(result['weights'].shape)}")
+        columns = dim_labels(tensor.shape[1]) if name == "output" else k["row_labels"]
+        records[name] = record(tensor, q["row_labels"], columns)
+    write_stage(records, outputs)
+    write_log(log, f"attend {settings} -> attention {tuple(result['weights'].shape)}")

@@ -1,0 +1,87 @@
+"""Time the numeric sweep on a grid of prompts x weight settings (default 30 x 30).
+
+    .venv/bin/python benchmarks/sweep.py [--prompts 30] [--weights 30] [--cores 2]
+
+Prints, for a fresh copy of the workflow in a temporary folder: the dry run, the full numeric sweep
+and the no-op rerun, in seconds and seconds per combination, against the targets (full sweep
+< 0.3 s per combination, no-op < 5 s) and against what a one-process-per-job design would spend on
+start-up alone (measured here as `python -c "import torch, pandas"`).
+"""
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def grid_config(n_prompts: int, n_weights: int) -> dict:
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    rng = np.random.default_rng(0)
+    cfg["prompts"] = ["".join(map(str, rng.integers(0, 10, rng.integers(3, 13)))) for _ in range(n_prompts)]
+    cfg["prompts"] = [f"{p}{i}" for i, p in enumerate(cfg["prompts"])]  # unique ids
+    kinds = [
+        lambda i: {"shared": rng.integers(-3, 4, (3, 3)).tolist(), "attention": {"scale": "none"}},
+        lambda i: {"shared": "identity", "attention": {"causal": True}},
+        lambda i: {k: {"random": {"seed": 3 * i + j}} for j, k in enumerate(["query", "key", "value"])},
+        lambda i: {k: {"random": {"seed": 3 * i + j, "shape": [3, 6]}} for j, k in enumerate(["query", "key", "value"])}
+        | {"attention": {"heads": 3, "causal": True}},
+    ]
+    cfg["weights"] = {f"w{i:02d}": kinds[i % len(kinds)](i) for i in range(n_weights)}
+    return cfg
+
+
+def timed(cmd, cwd) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prompts", type=int, default=30)
+    parser.add_argument("--weights", type=int, default=30)
+    parser.add_argument("--cores", type=int, default=2)
+    args = parser.parse_args()
+    combos = args.prompts * args.weights
+
+    startup = statistics.median(timed([sys.executable, "-c", "import torch, pandas"], REPO) for _ in range(3))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        wd = Path(tmp)
+        for part in ["Snakefile", "config", "workflow", "profiles"]:
+            (shutil.copytree if (REPO / part).is_dir() else shutil.copy2)(REPO / part, wd / part)
+        (wd / "config/config.yaml").write_text(yaml.safe_dump(grid_config(args.prompts, args.weights)))
+        smk = [sys.executable, "-m", "snakemake", "--cores", str(args.cores)]
+        dry = timed([*smk, "-n"], wd)
+        full = timed(smk, wd)
+        noops = [timed(smk, wd) for _ in range(3)]
+        files = sum(1 for _ in (wd / "results").rglob("*.*"))
+
+    jobs = args.prompts + 2 * combos
+    naive = (args.prompts + 2 * combos) * startup / args.cores
+    print(f"grid: {args.prompts} prompts x {args.weights} weight settings = {combos} combinations, "
+          f"{jobs} jobs, {files} stage files, --cores {args.cores}")
+    print(f"dry run         {dry:8.2f} s   {dry / combos:.4f} s/combination")
+    print(f"full sweep      {full:8.2f} s   {full / combos:.4f} s/combination   target < 0.3   "
+          f"({full / combos / 0.3:.2f} of target)")
+    noop = statistics.median(noops)
+    print(f"no-op rerun     {noop:8.2f} s   target < 5 s   ({noop / 5:.2f} of target; "
+          f"runs: {', '.join(f'{t:.2f}' for t in noops)})")
+    print(f"one-process-per-job start-up alone: {startup:.2f} s/job -> {naive:.0f} s for this grid "
+          f"({naive / combos:.2f} s/combination); the threaded sweep is {naive / full:.1f}x faster")
+
+
+if __name__ == "__main__":
+    main()
