@@ -3,7 +3,6 @@ and results/ (and logs/) exactly as they were."""
 
 import numpy as np
 import pytest
-
 from conftest import read_config, snakemake, snapshot, write_config
 
 

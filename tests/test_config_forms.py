@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import torch
-
 from conftest import copy_workflow, job, planned_jobs, read_config, snakemake, write_config
 
 SEED_W = [[2, 1, 1], [4, -6, 0], [-2, 7, 2]]

@@ -121,11 +121,10 @@ def test_masked_scores_round_trip_as_minus_infinity(tmp_path):
 def test_atomic_write_leaves_old_file_whole(tmp_path):
     target = tmp_path / "attention.csv"
     target.write_text("old, whole\n")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            with open(tmp, "w") as fh:
-                fh.write("half of the new")
-            raise RuntimeError("killed mid-write")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        with open(tmp, "w") as fh:
+            fh.write("half of the new")
+        raise RuntimeError("killed mid-write")
     assert target.read_text() == "old, whole\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["attention.csv"]
     with pytest.raises(ValueError, match="labels"):

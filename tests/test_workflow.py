@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import read_config, snakemake
 
 from attnpipe.tokens import derive_id
-from conftest import read_config, snakemake
 
 STAGE_CSVS = {
     "project": ["queries", "keys", "values"],

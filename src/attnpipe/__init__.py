@@ -2,7 +2,8 @@
 
 The library never imports Snakemake; the workflow under ``workflow/`` calls into it.
 Modules, one job each:
-  config      load and validate config/config.yaml into a Sweep (one-line ConfigError)
+  config      load and check config/config.yaml into a Sweep (one-line ConfigError)
+  schema      structure checks against the JSON schema: unknown keys with suggestions, types
   tokens      tokenizers, row labels, safe prompt ids
   embedding   vocab lookup with an optional seeded fallback for unknown tokens
   matrices    weight/bias specs (inline, identity, seeded random, file) -> arrays
