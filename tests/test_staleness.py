@@ -20,6 +20,10 @@ def test_nothing_changed_nothing_to_do(built_copy):
     assert planned_jobs(built_copy) == set()
 
 
+def weights_job(*names):
+    return {job("weights", weights=w) for w in names}
+
+
 def test_added_prompt_runs_only_its_jobs(built_copy):
     cfg = read_config(built_copy)
     cfg["prompts"].append("9876")
@@ -33,7 +37,7 @@ def test_edited_weight_setting_runs_only_that_setting(built_copy):
     cfg = read_config(built_copy)
     cfg["weights"]["seed"]["shared"][0][0] = 3
     write_config(built_copy, cfg)
-    assert planned_jobs(built_copy) == downstream(PROMPTS, ["seed"])
+    assert planned_jobs(built_copy) == weights_job("seed") | downstream(PROMPTS, ["seed"])
 
 
 def test_edited_vocab_entry_runs_only_prompts_with_that_token(built_copy):
@@ -69,6 +73,11 @@ def edit_module(workdir, module, text):
 def test_edited_attention_code_reruns_attend_only(built_copy):
     edit_module(built_copy, "attention.py", "\nEDITED = True\n")
     assert planned_jobs(built_copy) == downstream(PROMPTS, WEIGHTS, stages=("attend",))
+
+
+def test_edited_matrix_code_reruns_weights_and_below(built_copy):
+    edit_module(built_copy, "matrices.py", "\nEDITED = True\n")
+    assert planned_jobs(built_copy) == weights_job(*WEIGHTS) | downstream(PROMPTS, WEIGHTS)
 
 
 def test_edited_embedding_code_reruns_everything_below_it(built_copy):

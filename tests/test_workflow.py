@@ -67,6 +67,21 @@ def test_csv_and_tensor_hold_the_same_numbers(built_default):
         assert np.array_equal(frame.to_numpy(), tensor.reshape(-1, tensor.shape[-1]).numpy()), csv
 
 
+def test_weight_settings_are_saved_once_per_setting(built_default):
+    seed = load(built_default / "results/seed/weights.pt")
+    for role in ("query", "key", "value"):
+        assert seed[f"w_{role}"]["tensor"].tolist() == [[2, 1, 1], [4, -6, 0], [-2, 7, 2]]
+        assert seed[f"b_{role}"]["tensor"].tolist() == [[0, 0, 0]]
+    assert load(built_default / "results/identity/weights.pt")["w_key"]["tensor"].tolist() == torch.eye(3).tolist()
+    random = load(built_default / "results/random/weights.pt")
+    assert random["b_query"]["tensor"].tolist() == [[0.1, 0, -0.1]]
+    frame = pd.read_csv(built_default / "results/random/b_query.csv", index_col=0)
+    assert list(frame.index) == ["bias"] and frame.loc["bias"].tolist() == [0.1, 0, -0.1]
+    queries = tensor(built_default / "results/random/012", "project", "queries")
+    hidden = tensor(built_default / "results/embeddings/012", "embed", "hidden_states")
+    assert torch.allclose(queries, hidden @ random["w_query"]["tensor"] + random["b_query"]["tensor"])
+
+
 def test_seed_combination_reproduces_the_notebook(built_default):
     folder = built_default / "results/seed/012"
     hidden = tensor(built_default / "results/embeddings/012", "embed", "hidden_states")
@@ -123,10 +138,11 @@ def test_lint_is_clean_beyond_conda_and_container(built_copy):
     assert all("conda" in f.lower() or "container" in f.lower() for f in findings), findings
 
 
-@pytest.mark.parametrize("rule", ["embed", "project", "attend"])
-def test_every_rule_has_a_log_and_one_settings_dict(built_copy, rule):
+@pytest.mark.parametrize("rule", ["embed", "weights", "project", "attend"])
+def test_every_rule_has_a_log_and_at_most_one_settings_dict(built_copy, rule):
     text = "\n".join(p.read_text() for p in (built_copy / "workflow/rules").glob("*.smk"))
     block = text.split(f"rule {rule}:", 1)[1].split("\nrule ", 1)[0]
-    assert "    log:" in block and "settings=" in block
+    params = block.split("    params:", 1)[1].split("    log:", 1)[0]
+    assert "    log:" in block and params.count("=") <= 2 and "code=" in params
     logs = list((built_copy / "logs" / rule).rglob("*.log"))
     assert logs and all(p.read_text().strip() for p in logs)

@@ -65,9 +65,9 @@ class Sweep:
             "fallback": self.fallback if unknown else None,
         }
 
-    def project_settings(self, weights: str) -> dict:
+    def weight_settings(self, weights: str) -> dict:
         setting = self.weights[weights]
-        return {"projections": setting.projections, "biases": setting.biases}
+        return {"d_model": self.d_model, "projections": setting.projections, "biases": setting.biases}
 
     def attend_settings(self, weights: str) -> dict:
         return dict(self.weights[weights].attention)

@@ -40,12 +40,14 @@ wildcard_constraints:
 
 # A stage's code version covers its module and every attnpipe module it imports.
 CODE = {
-    stage: code_version(f"attnpipe.stages.{stage}") for stage in ("embed", "project", "attend")
+    stage: code_version(f"attnpipe.stages.{stage}")
+    for stage in ("embed", "weights", "project", "attend")
 }
 
 # Each stage writes <stage>.pt (all its tensors) and one CSV per tensor.
 STAGE_CSVS = {
     "embed": ["hidden_states"],
+    "weights": [f"{kind}_{role}" for role in ("query", "key", "value") for kind in ("w", "b")],
     "project": ["queries", "keys", "values"],
     "attend": ["scores", "scaled_scores", "attention", "output"],
 }
@@ -60,15 +62,16 @@ def stage_files(directory, stage):
 def run_stage(stage, input, output, params, log):
     """The body of every numeric rule: hand plain paths and the settings to attnpipe.stages.<stage>."""
     stage_module = importlib.import_module(f"attnpipe.stages.{stage}")
-    stage_module.run(params.settings, dict(input.items()), dict(output.items()), log[0])
+    settings = params.get("settings", {})
+    stage_module.run(settings, dict(input.items()), dict(output.items()), log[0])
 
 
 def get_embed_settings(wildcards):
     return SWEEP.embed_settings(wildcards.prompt)
 
 
-def get_project_settings(wildcards):
-    return SWEEP.project_settings(wildcards.weights)
+def get_weight_settings(wildcards):
+    return SWEEP.weight_settings(wildcards.weights)
 
 
 def get_weight_files(wildcards):
@@ -86,6 +89,8 @@ def get_final_outputs():
         for prompt in PROMPTS
         for path in stage_files(f"results/embeddings/{prompt}", "embed").values()
     ]
+    for weights in WEIGHTS:
+        files += stage_files(f"results/{weights}", "weights").values()
     for weights in WEIGHTS:
         for prompt in PROMPTS:
             for stage in ("project", "attend"):

@@ -15,14 +15,27 @@ rule embed:
         run_stage("embed", input, output, params, log)
 
 
+rule weights:
+    input:
+        get_weight_files,
+    output:
+        **stage_files("results/{weights}", "weights"),
+    params:
+        settings=get_weight_settings,
+        code=CODE["weights"],
+    log:
+        "logs/weights/{weights}.log",
+    run:
+        run_stage("weights", input, output, params, log)
+
+
 rule project:
     input:
         embed="results/embeddings/{prompt}/embed.pt",
-        weight_files=get_weight_files,
+        weights="results/{weights}/weights.pt",
     output:
         **stage_files("results/{weights}/{prompt}", "project"),
     params:
-        settings=get_project_settings,
         code=CODE["project"],
     log:
         "logs/project/{weights}/{prompt}.log",
