@@ -1,4 +1,5 @@
-# attnpipe: prompts x weight settings -> embeddings, Q/K/V, attention (a .pt and a .csv per stage).
+# attnpipe: prompts x weight settings -> embeddings, Q/K/V, attention (a .pt and CSVs per stage),
+# then a Manim video per combination showing exactly those numbers.
 # Read top to bottom, this is the pipeline in order. Configure in config/config.yaml.
 from snakemake.utils import min_version
 
@@ -7,6 +8,7 @@ min_version("9.0")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/numeric.smk"
+include: "workflow/rules/render.smk"
 
 
 rule all:

@@ -28,9 +28,9 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def snakemake(workdir: Path, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args: str, check: bool = False, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the real snakemake CLI in `workdir`, importing attnpipe from the copy's src/."""
-    env = {**os.environ, "PYTHONPATH": str(workdir / "src")}
+    env = {**os.environ, "PYTHONPATH": str(workdir / "src"), **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", *args],
         cwd=workdir, env=env, capture_output=True, text=True, timeout=600,

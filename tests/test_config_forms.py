@@ -46,5 +46,5 @@ def test_weight_files_prompt_forms_and_biases(tmp_path):
     # editing a weight file reruns exactly the settings that read it
     np.save(wd / "weights/seed.npy", np.array(SEED_W, dtype=np.float64) * 2)
     prompts = ["012", "hello-world-0", "spaced"]
-    expected = {job(s, weights="npy", prompt=p) for s in ("project", "attend") for p in prompts}
+    expected = {job(s, weights="npy", prompt=p) for s in ("project", "attend", "render") for p in prompts}
     assert planned_jobs(wd) == expected | {job("weights", weights="npy")}

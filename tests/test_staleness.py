@@ -6,7 +6,7 @@ PROMPTS = ["012", "2024", "31415926", "the-cat"]
 WEIGHTS = ["seed", "identity", "seed-causal", "random", "two-heads"]
 
 
-def downstream(prompts, weights, stages=("project", "attend")):
+def downstream(prompts, weights, stages=("project", "attend", "render")):
     return {job(stage, weights=w, prompt=p) for stage in stages for w in weights for p in prompts}
 
 
@@ -51,7 +51,7 @@ def test_edited_attention_option_runs_only_attend_of_that_setting(built_copy):
     cfg = read_config(built_copy)
     cfg["weights"]["seed-causal"]["attention"]["causal"] = False
     write_config(built_copy, cfg)
-    assert planned_jobs(built_copy) == downstream(PROMPTS, ["seed-causal"], stages=("attend",))
+    assert planned_jobs(built_copy) == downstream(PROMPTS, ["seed-causal"], stages=("attend", "render"))
 
 
 def test_swapped_param_values_are_seen(built_copy):
@@ -62,7 +62,7 @@ def test_swapped_param_values_are_seen(built_copy):
     snakemake(built_copy, "--cores", "2", check=True)
     cfg["weights"]["seed-causal"]["attention"] = {"scale": "1/sqrt(d_head)", "causal": True, "softmax": False}
     write_config(built_copy, cfg)
-    assert planned_jobs(built_copy) == downstream(PROMPTS, ["seed-causal"], stages=("attend",))
+    assert planned_jobs(built_copy) == downstream(PROMPTS, ["seed-causal"], stages=("attend", "render"))
 
 
 def edit_module(workdir, module, text):
@@ -72,7 +72,7 @@ def edit_module(workdir, module, text):
 
 def test_edited_attention_code_reruns_attend_only(built_copy):
     edit_module(built_copy, "attention.py", "\nEDITED = True\n")
-    assert planned_jobs(built_copy) == downstream(PROMPTS, WEIGHTS, stages=("attend",))
+    assert planned_jobs(built_copy) == downstream(PROMPTS, WEIGHTS, stages=("attend", "render"))
 
 
 def test_edited_matrix_code_reruns_weights_and_below(built_copy):
@@ -93,5 +93,4 @@ def test_comment_only_edit_changes_nothing(built_copy):
 
 def test_deleted_stage_file_is_rebuilt_with_what_depends_on_it(built_copy):
     (built_copy / "results/seed/012/queries.csv").unlink()
-    assert planned_jobs(built_copy) == {job("project", weights="seed", prompt="012"),
-                                        job("attend", weights="seed", prompt="012")}
+    assert planned_jobs(built_copy) == {job(s, weights="seed", prompt="012") for s in ("project", "attend", "render")}

@@ -17,6 +17,7 @@ from . import matrices, tokens
 from .schema import StructureError, check_structure
 
 RESERVED_NAMES = {"embeddings"}  # results/embeddings/ holds the per-prompt stage
+RENDER_DEFAULTS = {"preset": "preview", "precision": 2, "scheme": "default"}
 ATTENTION_DEFAULTS = {"scale": "1/sqrt(d_head)", "causal": False, "softmax": True, "heads": 1}
 PROJECTIONS = ("query", "key", "value")
 
@@ -50,6 +51,7 @@ class Sweep:
     d_model: int
     vocab: dict[str, list[float]]
     fallback: dict | None
+    render: dict = field(default_factory=lambda: dict(RENDER_DEFAULTS))
     prompts: dict[str, Prompt] = field(default_factory=dict)
     weights: dict[str, WeightSetting] = field(default_factory=dict)
 
@@ -71,6 +73,16 @@ class Sweep:
 
     def attend_settings(self, weights: str) -> dict:
         return dict(self.weights[weights].attention)
+
+    def render_settings(self, weights: str, prompt_id: str) -> dict:
+        """The render options plus what the video names and explains (prompt text, attention options)."""
+        return {
+            **self.render,
+            "prompt": prompt_id,
+            "text": self.prompts[prompt_id].text,
+            "weights": weights,
+            "attention": self.attend_settings(weights),
+        }
 
 
 def read_yaml(path) -> dict:
@@ -108,7 +120,8 @@ def _resolve(config: dict) -> Sweep:
     vocab = {str(tok): [float(x) for x in vec] for tok, vec in config["vocab"].items()}
     fallback = config.get("unknown_tokens")
     d_model = _model_width(vocab, fallback)
-    sweep = Sweep(d_model=d_model, vocab=vocab, fallback=fallback)
+    sweep = Sweep(d_model=d_model, vocab=vocab, fallback=fallback,
+                  render={**RENDER_DEFAULTS, **config.get("render", {})})
     default_tokenizer = config.get("tokenizer", "characters")
     first_seen: dict[str, int] = {}
     for i, entry in enumerate(config["prompts"]):

@@ -41,7 +41,7 @@ wildcard_constraints:
 # A stage's code version covers its module and every attnpipe module it imports.
 CODE = {
     stage: code_version(f"attnpipe.stages.{stage}")
-    for stage in ("embed", "weights", "project", "attend")
+    for stage in ("embed", "weights", "project", "attend", "render")
 }
 
 # Each stage writes <stage>.pt (all its tensors) and one CSV per tensor.
@@ -82,6 +82,10 @@ def get_attend_settings(wildcards):
     return SWEEP.attend_settings(wildcards.weights)
 
 
+def get_render_settings(wildcards):
+    return SWEEP.render_settings(wildcards.weights, wildcards.prompt)
+
+
 def get_final_outputs():
     # Every stage file: a job reruns when any file the sweep promises is missing.
     files = [
@@ -95,4 +99,5 @@ def get_final_outputs():
         for prompt in PROMPTS:
             for stage in ("project", "attend"):
                 files += stage_files(f"results/{weights}/{prompt}", stage).values()
+            files += [f"results/{weights}/{prompt}/attention.{ext}" for ext in ("mp4", "png")]
     return files

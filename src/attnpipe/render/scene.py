@@ -1,0 +1,337 @@
+"""One Manim scene, driven by a Story. construct() reads as the storyboard; each step is a method.
+
+Every number on screen goes through `self.number()`, which formats it with render.numbers.fmt and
+records (matrix, i, j, text) in `self.shown`, so a test can check the screen against the CSVs.
+Small matrices are grids of Text (with coloured cells for scores and weights); large ones become
+pixel heatmaps (one ImageMobject), so render time stays bounded as prompts grow.
+"""
+
+import numpy as np
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    WHITE,
+    Create,
+    Group,
+    ImageMobject,
+    Rectangle,
+    Scene,
+    SurroundingRectangle,
+    Text,
+    VGroup,
+    Write,
+    config,
+)
+from manim.constants import RESAMPLING_ALGORITHMS
+
+from .numbers import dot_product, fmt, token_label
+from .story import Story, interesting_cell
+
+SCHEMES = {
+    # colour-blind safe: purple-white-orange (PuOr) for signed scores, viridis for probabilities
+    "default": {"negative": "#5e3c99", "middle": "#f7f7f7", "positive": "#e66101",
+                "low": ["#440154", "#21918c", "#fde725"], "masked": "#3a3a3a", "accent": "#fde725"},
+    "grey": {"negative": "#000000", "middle": "#ffffff", "positive": "#000000",
+             "low": ["#ffffff", "#808080", "#000000"], "masked": "#606060", "accent": "#ff8c00"},
+}
+MAX_TEXT_CELLS = 12  # above this many rows or columns a matrix is a heatmap without numbers
+MAX_LABELS = 24  # above this many tokens, axes carry no token labels
+
+
+def _hex_to_rgb(color: str) -> np.ndarray:
+    return np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+
+
+def _ramp(stops: list[str], t: np.ndarray) -> np.ndarray:
+    """Colours (…, 3) for t in [0, 1] along evenly spaced colour stops."""
+    rgb = np.stack([_hex_to_rgb(s) for s in stops])
+    pos = np.clip(t, 0, 1) * (len(stops) - 1)
+    lo = np.minimum(pos.astype(int), len(stops) - 2)
+    frac = (pos - lo)[..., None]
+    return rgb[lo] * (1 - frac) + rgb[lo + 1] * frac
+
+
+class AttentionStory(Scene):
+    def __init__(self, story: Story, precision: int = 2, scheme: str = "default", **kwargs):
+        self.story, self.precision, self.colors = story, precision, SCHEMES[scheme]
+        self.shown: list[tuple[str, int, int, str]] = []
+        self._texts: dict = {}
+        self._matrices: dict = {}
+        super().__init__(**kwargs)
+
+    # ---- storyboard ---------------------------------------------------------------------------
+
+    def construct(self):
+        s = self.story
+        self.title = Text(f"“{s.text}”  ·  weights: {s.weights}", font_size=26).to_edge(UP, buff=0.25)
+        self.title.set_z_index(10)
+        self.add(self.title)
+        self.step_embedding()
+        self.step_projections()
+        for head in range(s.heads):
+            self.step_scores(head)
+            self.step_attention(head)
+        self.step_final()
+
+    def step_embedding(self):
+        s = self.story
+        x = self.matrix("X", s.x, s.tokens, None, source="hidden_states")
+        self.caption("1 · each token looks up its vector: the hidden states X")
+        x.move_to([0, -0.4, 0])
+        self.reveal(x[0], *[lab for lab in x[1][1:]])
+        for row in x.rows:  # row by row, as each token fetches its vector (cuts: no copies to animate)
+            self.add(row)
+            self.wait(0.25)
+        self.wait(0.5)
+        self.clear_stage()
+
+    def step_projections(self):
+        s = self.story
+        d_cols = [f"d{i}" for i in range(s.w["query"].shape[1])]
+        x = self.matrix("X", s.x, s.tokens, None, source="hidden_states")
+        w = self.matrix("W_q", s.w["query"], None, d_cols, source="w_query")
+        q = self.matrix("Q", s.q, s.tokens, None, source="queries")
+        row = self.equation(x, "·", w, "=", q)
+        self.caption("2 · project: Q = X · W_q" + (" + b_q" if np.any(s.b["query"]) else ""))
+        self.reveal(row, wait=0.3)
+        i, j = interesting_cell(s.x, s.w["query"], s.q)
+        self.highlight_dot(x, i, w, j, q,
+                           dot_product(f"Q[{i},{j}]", s.x[i], s.w["query"][:, j], s.q[i, j], self.precision,
+                                       s.b["query"][j]))
+        self.clear_stage()
+        k = self.matrix("K = X·W_k", s.k, s.tokens, None, source="keys")
+        v = self.matrix("V = X·W_v", s.v, s.tokens, None, source="values")
+        q2 = self.matrix("Q", s.q, s.tokens, None, source="queries")
+        self.caption("… and the same for keys and values")
+        self.reveal(self.equation(q2, "", k, "", v), wait=0.8)
+        self.clear_stage()
+
+    def step_scores(self, head: int):
+        s = self.story
+        tag = f" (head {head + 1} of {s.heads})" if s.heads > 1 else ""
+        qh, kh = s.head_columns(s.q, head), s.head_columns(s.k, head)
+        q = self.matrix("Q" + tag, qh, s.tokens, None, source="queries", col_offset=head * s.d_head)
+        kt = self.matrix("Kᵀ", kh.T, None, s.tokens, source="keys.T", row_offset=head * s.d_head)
+        sc = self.matrix("scores", s.scores[head], s.tokens, s.tokens, kind="signed", source=f"scores[{head}]")
+        self.caption("3 · scores = Q · Kᵀ: how well each query matches each key" + tag)
+        self.reveal(self.equation(q, "·", kt, "=", sc), wait=0.3)
+        i, j = interesting_cell(qh, kh.T, s.scores[head])
+        self.highlight_dot(q, i, kt, j, sc,
+                           dot_product(f"score[{i},{j}]", qh[i], kh[j], s.scores[head][i, j], self.precision))
+        self.clear_stage()
+
+    def step_attention(self, head: int):
+        s = self.story
+        steps = []
+        if s.scale_label():
+            steps.append((f"scaled {s.scale_label()}", s.scaled[head], "signed", "scaled_scores"))
+        if s.options["causal"]:
+            label = "masked: a token sees only itself and earlier ones"
+            steps.append((label, s.scaled[head], "signed", "scaled_scores"))
+        if s.options["softmax"]:
+            steps.append(("softmax: each row sums to 1", s.attn[head], "probability", "attention"))
+        parts = []
+        for title, values, kind, source in steps[-2:]:  # the last two transformations fit side by side
+            parts.append(self.matrix(title, values, s.tokens, s.tokens, kind=kind, source=f"{source}[{head}]"))
+        if parts:
+            self.caption("4 · " + " → ".join(t for t, *_ in steps))
+            self.reveal(self.equation(*[p for part in parts for p in (part, "→")][:-1]), wait=1.0)
+            self.clear_stage()
+        a = self.matrix("weights", s.attn[head], s.tokens, s.tokens, kind="probability", source=f"attention[{head}]")
+        vh = self.matrix("V", s.head_columns(s.v, head), s.tokens, None, source="values", col_offset=head * s.d_head)
+        out = self.matrix("output", s.head_columns(s.output, head), s.tokens, None, source="output",
+                          col_offset=head * (s.output.shape[1] // s.heads))
+        self.caption("output = weights · V: each token's mix of the values it attends to")
+        self.reveal(self.equation(a, "·", vh, "=", out), wait=1.0)
+        self.clear_stage()
+
+    def step_final(self):
+        s = self.story
+        maps = [self.matrix(f"head {h + 1}" if s.heads > 1 else "attention weights", s.attn[h], s.tokens, s.tokens,
+                            kind="probability", source=f"attention[{h}]", final=True) for h in range(s.heads)]
+        group = Group(*maps).arrange(RIGHT, buff=0.6)
+        legend = self.legend()
+        body = Group(group, legend).arrange(RIGHT, buff=0.5)
+        body.scale_to_fit_width(min(body.width, config.frame_width - 0.8))
+        if body.height > config.frame_height - 2.0:
+            body.scale_to_fit_height(config.frame_height - 2.0)
+        body.next_to(self.title, DOWN, buff=0.5)
+        rows = Text("rows: queries · columns: keys", font_size=18).next_to(body, DOWN, buff=0.25)
+        self.caption("attention weights")
+        self.reveal(body, rows, wait=2.0)  # the last frame holds the result: no fade-out
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def show(self, *animations, wait: float = 0.0, run_time: float = 0.6):
+        if animations:
+            self.play(*animations, run_time=run_time)
+        if wait:
+            self.wait(wait)
+
+    def caption(self, text: str):
+        if getattr(self, "_caption", None) is not None:
+            self.remove(self._caption)
+        self._caption = Text(text, font_size=20, color="#dddddd").next_to(self.title, DOWN, buff=0.2)
+        self.add(self._caption.set_z_index(10))
+
+    # Fades go through a black curtain over the stage: FadeIn/FadeOut would deep-copy every mobject
+    # they touch (most of the render time for a few hundred numbers); the curtain is one rectangle.
+    def curtain(self, opacity: float) -> Rectangle:
+        top = self.title.get_bottom()[1] - 0.5
+        height = top + config.frame_height / 2
+        cover = Rectangle(width=config.frame_width, height=height, stroke_width=0)
+        cover.set_fill("#000000", opacity=opacity).move_to([0, top - height / 2, 0]).set_z_index(5)
+        return cover
+
+    def reveal(self, *mobjects, wait: float = 0.0, run_time: float = 0.4):
+        cover = self.curtain(1.0)
+        self.add(*mobjects, cover)
+        self.play(cover.animate.set_fill(opacity=0.0), run_time=run_time)
+        self.remove(cover)
+        if wait:
+            self.wait(wait)
+
+    def clear_stage(self, run_time: float = 0.3):
+        keep = {self.title, getattr(self, "_caption", None)}
+        leaving = [m for m in self.mobjects if m not in keep]
+        if leaving:
+            cover = self.curtain(0.0)
+            self.add(cover)
+            self.play(cover.animate.set_fill(opacity=1.0), run_time=run_time)
+            self.remove(*leaving, cover)
+
+    def number(self, value: float, source: str, i: int, j: int, size: float, color=WHITE) -> Text:
+        text = fmt(float(value), self.precision)
+        self.shown.append((source, i, j, text))
+        return self.text(text, size, color)
+
+    def text(self, text: str, size: float, color=WHITE) -> Text:
+        """Text, made once per (string, size, colour) and copied: setting type costs ~10 ms a time."""
+        key = (text, round(size, 2), str(color))
+        if key not in self._texts:
+            self._texts[key] = Text(text, font_size=size, color=color)
+        return self._texts[key].copy()
+
+    def cell_colors(self, values: np.ndarray, kind: str) -> np.ndarray | None:
+        if kind == "probability":
+            return _ramp(self.colors["low"], values)
+        if kind == "signed":
+            finite = values[np.isfinite(values)]
+            top = max(np.abs(finite).max(initial=0), 1e-12)
+            t = np.where(np.isfinite(values), values / top, 0)
+            c = self.colors
+            rgb = np.where(t[..., None] < 0, _ramp([c["middle"], c["negative"]], -t), _ramp([c["middle"], c["positive"]], t))
+            rgb[~np.isfinite(values)] = _hex_to_rgb(c["masked"])
+            return rgb
+        return None
+
+    def matrix(self, title, values, rows, cols, kind="plain", source=None, row_offset=0, col_offset=0, final=False):
+        """A titled grid of `values` with optional row/column labels; `.rows` are its text rows.
+
+        Built once per scene and reused by later steps (re-laid out under the curtain): building and
+        copying Text is most of the render time.
+        """
+        key = (title, source, row_offset, col_offset, final)
+        if key in self._matrices:
+            out = self._matrices[key]
+            return out.scale_to_fit_height(out.natural_height)
+        out = self._build_matrix(title, values, rows, cols, kind, source, row_offset, col_offset, final)
+        out.natural_height = out.height
+        self._matrices[key] = out
+        return out
+
+    def _build_matrix(self, title, values, rows, cols, kind, source, row_offset, col_offset, final):
+        values = np.asarray(values, dtype=float)
+        n, m = values.shape
+        rgb = self.cell_colors(values, kind)
+        big = max(n, m) > MAX_TEXT_CELLS
+        cell = min(0.6, 3.6 / max(n, m, 1)) if not final else min(1.0, 5.4 / max(n, m, 1))
+        if big:
+            body = self.heatmap(rgb if rgb is not None else _ramp(["#000000", "#ffffff"], _unit(values)), cell)
+            text_rows = [body]
+        else:
+            colors = [[WHITE if rgb is None else ("#000000" if _luma(rgb[i, j]) > 140 else WHITE)
+                       for j in range(m)] for i in range(n)]
+            labels = [[self.number(values[i, j], source or title, i + row_offset, j + col_offset,
+                                   size=min(20, cell * 30), color=colors[i][j]) for j in range(m)] for i in range(n)]
+            width = max(cell, max(t.width for row in labels for t in row) + 0.1)  # the widest number fits
+            text_rows, cells = [], VGroup()
+            for i in range(n):
+                row = VGroup()
+                for j in range(m):
+                    box = Rectangle(width=width, height=cell * 0.8, stroke_width=0.5, stroke_color="#555555")
+                    box.move_to([j * width, -i * cell * 0.8, 0])
+                    if rgb is not None:
+                        box.set_fill(_rgb_hex(rgb[i, j]), opacity=1.0)
+                    row.add(VGroup(box, labels[i][j].move_to(box)))
+                text_rows.append(row)
+                cells.add(row)
+            body = cells
+        group = Group(body)
+        if rows is not None and len(rows) <= MAX_LABELS:
+            labels = VGroup(*[self.text(token_label(r), min(18, cell * 30)) for r in rows])
+            for lab, i in zip(labels, range(n)):
+                lab.next_to(body, LEFT, buff=0.12).set_y(body.get_top()[1] - (i + 0.5) * body.height / n)
+            group.add(labels)
+        if cols is not None and len(cols) <= MAX_LABELS:
+            labels = VGroup(*[self.text(token_label(c), min(18, cell * 30)) for c in cols])
+            for lab, j in zip(labels, range(m)):
+                lab.next_to(body, UP, buff=0.1).set_x(body.get_left()[0] + (j + 0.5) * body.width / m)
+            group.add(labels)
+        heading = Text(title, font_size=20, color=self.colors["accent"]).next_to(group, UP, buff=0.15)
+        out = Group(heading, group)
+        out.body, out.rows, out.n, out.m = body, text_rows, n, m
+        return out
+
+    def heatmap(self, rgb: np.ndarray, cell: float) -> ImageMobject:
+        rgba = np.concatenate([np.clip(rgb, 0, 255), np.full(rgb.shape[:2] + (1,), 255.0)], axis=-1)
+        image = ImageMobject(rgba.astype(np.uint8))
+        image.set_resampling_algorithm(RESAMPLING_ALGORITHMS["nearest"])
+        image.stretch_to_fit_width(cell * rgb.shape[1]).stretch_to_fit_height(cell * 0.8 * rgb.shape[0])
+        return image
+
+    def equation(self, *parts):
+        items = [Text(p, font_size=30) if isinstance(p, str) else p for p in parts if not (isinstance(p, str) and not p)]
+        row = Group(*items).arrange(RIGHT, buff=0.3)
+        row.scale_to_fit_width(min(row.width, config.frame_width - 0.6))
+        if row.height > config.frame_height - 2.6:
+            row.scale_to_fit_height(config.frame_height - 2.6)
+        row.move_to([0, -0.4, 0])
+        return row
+
+    def highlight_dot(self, a, i, b, j, product, text):
+        """Outline row i of `a`, column j of `b` and product cell (i, j); write the arithmetic below."""
+        marks = []
+        if a.n <= MAX_TEXT_CELLS and b.m <= MAX_TEXT_CELLS:
+            marks = [
+                SurroundingRectangle(a.body[i], color=self.colors["accent"], buff=0.03),
+                SurroundingRectangle(VGroup(*[row[j] for row in b.body]), color=self.colors["accent"], buff=0.03),
+                SurroundingRectangle(product.body[i][j], color=self.colors["accent"], buff=0.03),
+            ]
+        arithmetic = Text(text, font_size=22).to_edge(DOWN, buff=0.4)
+        if arithmetic.width > config.frame_width - 0.4:
+            arithmetic.scale_to_fit_width(config.frame_width - 0.4)
+        self.show(*[Create(m) for m in marks], Write(arithmetic), wait=1.2)
+
+    def legend(self):
+        ramp = _ramp(self.colors["low"], np.linspace(1, 0, 64))[:, None, :].repeat(4, axis=1)
+        bar = self.heatmap(ramp, 0.08).stretch_to_fit_height(3.0).stretch_to_fit_width(0.3)
+        top = Text("1", font_size=18).next_to(bar, UP, buff=0.1)
+        bottom = Text("0", font_size=18).next_to(bar, DOWN, buff=0.1)
+        return Group(bar, top, bottom)
+
+
+def _unit(values: np.ndarray) -> np.ndarray:
+    finite = np.where(np.isfinite(values), values, np.nan)
+    lo, hi = np.nanmin(finite), np.nanmax(finite)
+    return np.nan_to_num((finite - lo) / (hi - lo if hi > lo else 1.0))
+
+
+def _rgb_hex(rgb) -> str:
+    return "#" + "".join(f"{int(round(c)):02x}" for c in np.clip(rgb, 0, 255))
+
+
+def _luma(rgb) -> float:
+    return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]

@@ -1,0 +1,78 @@
+"""What one video shows, read from the stage files of one combination: never recomputed here."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..attention import scale_factor
+from ..stagefiles import read_stage
+
+
+@dataclass
+class Story:
+    prompt: str  # prompt id
+    text: str  # prompt text
+    weights: str  # weight-setting name
+    tokens: list[str]  # row labels "0:the", ...
+    options: dict  # the attend settings: scale, causal, softmax, heads
+    x: np.ndarray  # (T, d_model)
+    w: dict  # role -> (d_model, d_out)
+    b: dict  # role -> (d_out,)
+    q: np.ndarray
+    k: np.ndarray
+    v: np.ndarray
+    scores: np.ndarray  # (h, T, T)
+    scaled: np.ndarray  # (h, T, T)
+    attn: np.ndarray  # (h, T, T) attention weights
+    output: np.ndarray  # (T, d_v)
+
+    @property
+    def heads(self) -> int:
+        return self.scores.shape[0]
+
+    @property
+    def d_head(self) -> int:
+        return self.q.shape[1] // self.heads
+
+    def head_columns(self, matrix: np.ndarray, head: int) -> np.ndarray:
+        width = matrix.shape[1] // self.heads
+        return matrix[:, head * width:(head + 1) * width]
+
+    def scale_label(self) -> str | None:
+        """'× 1/√2' style label for the scaling step, or None when scores are not scaled."""
+        scale = self.options["scale"]
+        if scale == "none" or scale_factor(scale, self.d_head) == 1.0:
+            return None
+        if scale == "1/sqrt(d_head)":
+            return f"× 1/√{self.d_head}"
+        return f"× {scale}"
+
+
+def read_story(paths: dict, prompt: str, text: str, weights: str, options: dict) -> Story:
+    """`paths`: embed, weights, project, attend -> the stage .pt files of this combination."""
+    embed = read_stage(paths["embed"])["hidden_states"]
+    wts = read_stage(paths["weights"])
+    proj = read_stage(paths["project"])
+    att = read_stage(paths["attend"])
+
+    def arr(rec):
+        return rec["tensor"].numpy()
+
+    roles = ("query", "key", "value")
+    return Story(
+        prompt=prompt, text=text, weights=weights, tokens=embed["row_labels"], options=options,
+        x=arr(embed),
+        w={r: arr(wts[f"w_{r}"]) for r in roles},
+        b={r: arr(wts[f"b_{r}"])[0] for r in roles},
+        q=arr(proj["queries"]), k=arr(proj["keys"]), v=arr(proj["values"]),
+        scores=arr(att["scores"]), scaled=arr(att["scaled_scores"]), attn=arr(att["attention"]),
+        output=arr(att["output"]),
+    )
+
+
+def interesting_cell(a: np.ndarray, b: np.ndarray, product: np.ndarray) -> tuple[int, int]:
+    """The (i, j) of `product` = a @ b (a stage file) whose dot product has the most non-zero terms,
+    then the largest |value|: worth writing out, unlike the notebook's all-but-one-zero q[0,0]."""
+    count = ((a[:, :, None] != 0) & (b[None, :, :] != 0)).sum(axis=1)  # non-zero terms per cell
+    order = np.lexsort((-np.abs(product).ravel(), -count.ravel()))
+    return tuple(int(i) for i in np.unravel_index(order[0], count.shape))
