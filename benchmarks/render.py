@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--preset", default="preview")
     parser.add_argument("--tokens", type=int, nargs="+", default=[3, 8, 16, 32, 64])
     parser.add_argument("--notebook", type=Path, default=REPO.parent / "shared/seed/attention_notebook.txt")
+    parser.add_argument("--keep", type=Path, help="copy each video and still into this folder")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,6 +76,10 @@ def main() -> None:
                         "text": prompts[n], "weights": "seed",
                         "attention": {"scale": "none", "causal": False, "softmax": True, "heads": 1}}
             seconds[n] = timed([sys.executable, "-c", RENDER_JOB, repr(settings), f"results/seed/t{n}"], wd)
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                for ext in ("mp4", "png"):
+                    shutil.copy(wd / f"results/seed/t{n}/attention.{ext}", args.keep / f"t{n}.{ext}")
 
         reference = None
         if args.notebook.is_file():

@@ -65,7 +65,10 @@ class AttentionStory(Scene):
 
     def construct(self):
         s = self.story
-        self.title = Text(f"“{s.text}”  ·  weights: {s.weights}", font_size=26).to_edge(UP, buff=0.25)
+        shown_text = s.text if len(s.text) <= 48 else s.text[:45] + "…"
+        self.title = Text(f"“{shown_text}”  ·  weights: {s.weights}", font_size=26).to_edge(UP, buff=0.25)
+        if self.title.width > config.frame_width - 0.6:
+            self.title.scale_to_fit_width(config.frame_width - 0.6)
         self.title.set_z_index(10)
         self.add(self.title)
         self.step_embedding()
@@ -77,15 +80,33 @@ class AttentionStory(Scene):
 
     def step_embedding(self):
         s = self.story
+        shown = s.tokens[:MAX_LABELS]
+        chips = VGroup(*[self.token_chip(t) for t in shown]).arrange(RIGHT, buff=0.12)
+        if len(s.tokens) > len(shown):
+            chips.add(self.text(f"… {len(s.tokens)} tokens", 18))
+            chips.arrange(RIGHT, buff=0.12)
+        chips.scale_to_fit_width(min(chips.width, config.frame_width - 1.0))
+        self.caption("1 · the prompt, split into tokens")
+        chips.move_to([0, 1.6, 0])
+        self.reveal(chips, wait=0.6)
         x = self.matrix("X", s.x, s.tokens, None, source="hidden_states")
-        self.caption("1 · each token looks up its vector: the hidden states X")
-        x.move_to([0, -0.4, 0])
+        self.caption("… each token looks up its vector in the vocab: the hidden states X")
+        x.next_to(chips, DOWN, buff=0.4)
+        if x.get_bottom()[1] < -config.frame_height / 2 + 0.3:
+            x.scale_to_fit_height(chips.get_bottom()[1] + config.frame_height / 2 - 0.8).next_to(chips, DOWN, buff=0.4)
         self.reveal(x[0], *[lab for lab in x[1][1:]])
-        for row in x.rows:  # row by row, as each token fetches its vector (cuts: no copies to animate)
+        for i, row in enumerate(x.rows):  # row by row, as each token fetches its vector (cuts: no copies)
+            if i < len(shown):
+                chips[i][0].set_stroke(self.colors["accent"], width=3)
             self.add(row)
-            self.wait(0.25)
+            self.wait(0.3 if len(x.rows) > 1 else 0.6)
         self.wait(0.5)
         self.clear_stage()
+
+    def token_chip(self, row_label: str) -> VGroup:
+        label = self.text(token_label(row_label), 20)
+        box = Rectangle(width=max(0.45, label.width + 0.2), height=0.45, stroke_width=1.5, stroke_color="#888888")
+        return VGroup(box, label.move_to(box))
 
     def step_projections(self):
         s = self.story
@@ -159,7 +180,7 @@ class AttentionStory(Scene):
             body.scale_to_fit_height(config.frame_height - 2.0)
         body.next_to(self.title, DOWN, buff=0.5)
         rows = Text("rows: queries · columns: keys", font_size=18).next_to(body, DOWN, buff=0.25)
-        self.caption("attention weights")
+        self.caption("5 · the result: who attends to whom")
         self.reveal(body, rows, wait=2.0)  # the last frame holds the result: no fade-out
 
     # ---- helpers ------------------------------------------------------------------------------
