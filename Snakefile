@@ -15,3 +15,9 @@ rule all:
     input:
         get_final_outputs(),
     default_target: True
+
+
+# `snakemake numeric`: every stage file, no videos.
+rule numeric:
+    input:
+        get_numeric_outputs(),

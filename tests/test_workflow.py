@@ -146,3 +146,12 @@ def test_every_rule_has_a_log_and_at_most_one_settings_dict(built_copy, rule):
     assert "    log:" in block and params.count("=") <= 2 and "code=" in params
     logs = list((built_copy / "logs" / rule).rglob("*.log"))
     assert logs and all(p.read_text().strip() for p in logs)
+
+
+def test_numeric_target_makes_every_stage_file_but_no_video(tmp_path):
+    from conftest import copy_workflow
+
+    wd = copy_workflow(tmp_path / "wf")
+    out = snakemake(wd, "numeric", "-n", "--cores", "2", check=True)
+    text = out.stdout + out.stderr
+    assert "rule attend:" in text and "rule weights:" in text and "rule render:" not in text

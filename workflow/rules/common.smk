@@ -86,7 +86,7 @@ def get_render_settings(wildcards):
     return SWEEP.render_settings(wildcards.weights, wildcards.prompt)
 
 
-def get_final_outputs():
+def get_numeric_outputs():
     # Every stage file: a job reruns when any file the sweep promises is missing.
     files = [
         path
@@ -95,9 +95,17 @@ def get_final_outputs():
     ]
     for weights in WEIGHTS:
         files += stage_files(f"results/{weights}", "weights").values()
-    for weights in WEIGHTS:
         for prompt in PROMPTS:
             for stage in ("project", "attend"):
                 files += stage_files(f"results/{weights}/{prompt}", stage).values()
-            files += [f"results/{weights}/{prompt}/attention.{ext}" for ext in ("mp4", "png")]
     return files
+
+
+def get_final_outputs():
+    videos = [
+        f"results/{weights}/{prompt}/attention.{ext}"
+        for weights in WEIGHTS
+        for prompt in PROMPTS
+        for ext in ("mp4", "png")
+    ]
+    return get_numeric_outputs() + videos
