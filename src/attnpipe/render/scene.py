@@ -146,11 +146,12 @@ class AttentionStory(Scene):
     def step_attention(self, head: int):
         s = self.story
         steps = []
-        if s.scale_label():
-            steps.append((f"scaled {s.scale_label()}", s.scaled[head], "signed", "scaled_scores"))
+        # scaling and the causal mask are one stage tensor (scaled_scores): one matrix, titled by both
+        done_to_scores = [f"scaled {s.scale_label()}"] if s.scale_label() else []
         if s.options["causal"]:
-            label = "masked: a token sees only itself and earlier ones"
-            steps.append((label, s.scaled[head], "signed", "scaled_scores"))
+            done_to_scores.append("masked: a token sees only itself and earlier ones")
+        if done_to_scores:
+            steps.append((", ".join(done_to_scores), s.scaled[head], "signed", "scaled_scores"))
         if s.options["softmax"]:
             steps.append(("softmax: each row sums to 1", s.attn[head], "probability", "attention"))
         parts = []
