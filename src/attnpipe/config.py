@@ -144,10 +144,9 @@ def _model_width(vocab: dict, fallback: dict | None) -> int:
             raise ConfigError(f"vocab.{tok}: expected finite numbers, found NaN or inf")
     widths = {len(v) for v in vocab.values()}
     if len(widths) > 1:
-        tok = next(t for t, v in vocab.items() if len(v) != len(next(iter(vocab.values()))))
-        raise ConfigError(
-            f"vocab.{tok}: expected {len(next(iter(vocab.values())))} numbers like the first vector, got {len(vocab[tok])}"
-        )
+        first = len(next(iter(vocab.values())))
+        tok = next(t for t, v in vocab.items() if len(v) != first)
+        raise ConfigError(f"vocab.{tok}: expected {first} numbers like the first vector, got {len(vocab[tok])}")
     if fallback and widths and fallback["dim"] not in widths:
         raise ConfigError(f"unknown_tokens.dim: expected {widths.pop()} (the vocab vector length), got {fallback['dim']}")
     if not widths and not fallback:
