@@ -49,6 +49,8 @@ CASES = {
                                ["weights.seed.shared", "garbage.npy", "unreadable"]),
     "weight file of wrong shape": (set_weight("seed", "shared", {"file": "wide.npy"}),
                                    ["weights.seed.shared", "expected 3 rows", "(4, 3)"]),
+    "render head out of range": (lambda cfg: cfg["weights"]["two-heads"].__setitem__("render", {"heads": [2]}),
+                                 ["weights.two-heads.render.heads", "0 to 1", "got 2"]),
     "bad attention scale": (lambda cfg: cfg["weights"]["seed"]["attention"].__setitem__("scale", "sqrt"),
                             ["weights.seed.attention.scale", "'1/sqrt(d_head)'", "'sqrt'"]),
 }

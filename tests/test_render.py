@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import job, planned_jobs, read_config, snakemake, write_config
+from conftest import copy_workflow, job, planned_jobs, read_config, snakemake, write_config
 from PIL import Image
 from test_workflow import combinations
 
@@ -51,8 +51,8 @@ def displayed_value(folder, embed, source, i, j):
     name, _, head = source.partition("[")
     if name == "hidden_states":
         return csv(embed / "hidden_states.csv")[i, j]
-    if name == "w_query":
-        return csv(folder.parent / "w_query.csv")[i, j]
+    if name.startswith(("w_", "b_")):
+        return csv(folder.parent / f"{name}.csv")[i, j]
     if name == "keys.T":
         return csv(folder / "keys.csv")[j, i]
     values = csv(folder / f"{name}.csv")
@@ -62,36 +62,83 @@ def displayed_value(folder, embed, source, i, j):
     return values[i, j]
 
 
-def test_every_number_on_screen_matches_the_csvs(built_default):
+def built_scenes(workdir):
+    """(weights, prompt, scene) for every combination: the render stage's own Story and settings,
+    with construct() run (every mobject built) but nothing drawn."""
     from manim import tempconfig
 
+    from attnpipe.config import load_schema, load_sweep
     from attnpipe.render.scene import AttentionStory
     from attnpipe.render.story import read_story
 
-    class BuiltNotRendered(AttentionStory):  # construct() builds every mobject; nothing is drawn
+    class BuiltNotRendered(AttentionStory):
         def play(self, *animations, **kwargs):
             pass
 
         def wait(self, *args, **kwargs):
             pass
 
-    results = built_default / "results"
-    cfg = read_config(built_default)
-    checked = 0
-    with tempconfig({"disable_caching": True, "verbosity": "WARNING", "media_dir": str(built_default / "media")}):
-        for weights, prompt in combinations(built_default):
-            folder, embed = results / weights / prompt, results / "embeddings" / prompt
-            paths = {"embed": embed / "embed.pt", "weights": results / weights / "weights.pt",
+    sweep = load_sweep(read_config(workdir), load_schema(workdir / "workflow/schemas/config.schema.yaml"))
+    results = workdir / "results"
+    with tempconfig({"disable_caching": True, "verbosity": "WARNING", "media_dir": str(workdir / "media")}):
+        for weights, prompt in combinations(workdir):
+            folder = results / weights / prompt
+            paths = {"embed": results / "embeddings" / prompt / "embed.pt", "weights": results / weights / "weights.pt",
                      "project": folder / "project.pt", "attend": folder / "attend.pt"}
-            options = {"scale": "1/sqrt(d_head)", "causal": False, "softmax": True, "heads": 1,
-                       **cfg["weights"][weights].get("attention", {})}
-            scene = BuiltNotRendered(read_story(paths, prompt, prompt, weights, options))
+            settings = sweep.render_settings(weights, prompt)
+            story = read_story(paths, prompt, settings["text"], weights, settings["attention"],
+                               settings["show_heads"], settings["unknown_tokens"])
+            scene = BuiltNotRendered(story)
             scene.construct()
-            assert len(scene.shown) > 20
-            for source, i, j, text in scene.shown:
-                assert text == fmt(displayed_value(folder, embed, source, i, j)), (weights, prompt, source, i, j)
-            checked += len(scene.shown)
+            yield weights, prompt, scene
+
+
+def check_shown(workdir, weights, prompt, scene):
+    results = workdir / "results"
+    for source, i, j, text in scene.shown:
+        value = displayed_value(results / weights / prompt, results / "embeddings" / prompt, source, i, j)
+        assert text == fmt(value), (weights, prompt, source, i, j)
+
+
+def test_every_number_on_screen_matches_the_csvs(built_default):
+    checked = 0
+    for weights, prompt, scene in built_scenes(built_default):
+        assert len(scene.shown) > 20
+        check_shown(built_default, weights, prompt, scene)
+        checked += len(scene.shown)
+        # the vocab table and both written-out dot products are among what is checked
+        assert {"hidden_states", "w_query", "queries", "keys"} <= {src for src, *_ in scene.shown}
     assert checked > 1000
+
+
+def test_long_prompts_and_chosen_heads(tmp_path):
+    """Heatmaps above 12 tokens carry a scale labelled with real stage values; `render.heads` limits
+    the heads walked through; every number shown still matches the CSVs."""
+    workdir = copy_workflow(tmp_path / "wf")
+    cfg = read_config(workdir)
+    cfg["prompts"] = ["0123456789012345"]
+    cfg["weights"] = {"two-heads": {**cfg["weights"]["two-heads"], "render": {"heads": [1]}},
+                      "seed-causal": cfg["weights"]["seed-causal"]}
+    write_config(workdir, cfg)
+    snakemake(workdir, "numeric", "--cores", "2", check=True)
+    for weights, prompt, scene in built_scenes(workdir):
+        check_shown(workdir, weights, prompt, scene)
+        sources = {src for src, *_ in scene.shown}
+        if weights == "two-heads":
+            assert "scores[1]" in sources and not any(src.endswith("[0]") for src in sources)
+        else:  # X, Q and the 16x16 scores are heatmaps: their scale ends are the extremes of the data
+            x = pd.read_csv(workdir / "results/embeddings" / prompt / "hidden_states.csv", index_col=0).to_numpy()
+            x_shown = [text for src, i, j, text in scene.shown if src == "hidden_states"]
+            assert fmt(x.max()) in x_shown and fmt(x.min()) in x_shown
+            assert "scaled_scores[0]" in sources
+
+
+def test_chosen_heads_rerender_only_that_setting(built_copy):
+    cfg = read_config(built_copy)
+    cfg["weights"]["two-heads"]["render"] = {"heads": [1]}
+    write_config(built_copy, cfg)
+    expected = {job("render", weights="two-heads", prompt=p) for w, p in combinations(built_copy) if w == "two-heads"}
+    assert planned_jobs(built_copy) == expected
 
 
 def test_render_needs_no_latex(built_copy):

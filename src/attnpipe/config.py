@@ -40,6 +40,7 @@ class WeightSetting:
     projections: dict  # query/key/value -> matrix spec (`shared` expanded)
     biases: dict  # query/key/value -> vector spec, only those given
     attention: dict  # ATTENTION_DEFAULTS filled in
+    show_heads: list[int]  # the heads its videos walk through
 
     def files(self) -> list[str]:
         specs = [*self.projections.values(), *self.biases.values()]
@@ -75,13 +76,17 @@ class Sweep:
         return dict(self.weights[weights].attention)
 
     def render_settings(self, weights: str, prompt_id: str) -> dict:
-        """The render options plus what the video names and explains (prompt text, attention options)."""
+        """The render options plus what the video names and explains (prompt text, attention options,
+        the heads to show, which tokens had no vocab entry)."""
+        prompt = self.prompts[prompt_id]
         return {
             **self.render,
             "prompt": prompt_id,
-            "text": self.prompts[prompt_id].text,
+            "text": prompt.text,
             "weights": weights,
             "attention": self.attend_settings(weights),
+            "show_heads": self.weights[weights].show_heads,
+            "unknown_tokens": sorted({t for t in prompt.tokens if t not in self.vocab}),
         }
 
 
@@ -222,7 +227,13 @@ def _resolve_weights(name: str, setting: dict, d_model: int) -> WeightSetting:
             raise ConfigError(
                 f"{where}.attention.heads: expected a divisor of the {p} width {widths[p]}, got {attention['heads']}"
             )
-    return WeightSetting(name=name, projections=_floats(projections), biases=_floats(biases), attention=attention)
+    show_heads = setting.get("render", {}).get("heads", list(range(attention["heads"])))
+    if max(show_heads) >= attention["heads"]:
+        raise ConfigError(
+            f"{where}.render.heads: expected head indices from 0 to {attention['heads'] - 1}, got {max(show_heads)}"
+        )
+    return WeightSetting(name=name, projections=_floats(projections), biases=_floats(biases), attention=attention,
+                         show_heads=sorted(show_heads))
 
 
 def _load(key: str, loader, spec, size: int) -> np.ndarray:

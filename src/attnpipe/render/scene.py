@@ -13,6 +13,7 @@ from manim import (
     RIGHT,
     UP,
     WHITE,
+    Arrow,
     Create,
     Group,
     ImageMobject,
@@ -54,8 +55,9 @@ def _ramp(stops: list[str], t: np.ndarray) -> np.ndarray:
 
 
 class AttentionStory(Scene):
-    def __init__(self, story: Story, precision: int = 2, scheme: str = "default", **kwargs):
+    def __init__(self, story: Story, precision: int = 2, scheme: str = "default", pace: float = 1.0, **kwargs):
         self.story, self.precision, self.colors = story, precision, SCHEMES[scheme]
+        self.pace = pace  # every pause is multiplied by this: a lecture (publish) needs time to read
         self.shown: list[tuple[str, int, int, str]] = []
         self._texts: dict = {}
         self._matrices: dict = {}
@@ -73,7 +75,7 @@ class AttentionStory(Scene):
         self.add(self.title)
         self.step_embedding()
         self.step_projections()
-        for head in range(s.heads):
+        for head in s.show_heads:
             self.step_scores(head)
             self.step_attention(head)
         self.step_final()
@@ -89,18 +91,40 @@ class AttentionStory(Scene):
         self.caption("1 · the prompt, split into tokens")
         chips.move_to([0, 1.6, 0])
         self.reveal(chips, wait=0.6)
+        # The vocab rows this prompt uses, as X holds them (first occurrence of each token): the
+        # table's numbers are the stage tensor's, and the lookup is a copy of one row into X.
+        lookups = s.lookups()
+        first_rows = [pos for _, pos in lookups]
+        names = [":" + tok + ("*" if tok in s.unknown else "") for tok, _ in lookups]
+        table = self.matrix("vocab (the rows used)", s.x[first_rows], names, None, source="hidden_states",
+                            row_ids=first_rows)
         x = self.matrix("X", s.x, s.tokens, None, source="hidden_states")
-        self.caption("… each token looks up its vector in the vocab: the hidden states X")
-        x.next_to(chips, DOWN, buff=0.4)
-        if x.get_bottom()[1] < -config.frame_height / 2 + 0.3:
-            x.scale_to_fit_height(chips.get_bottom()[1] + config.frame_height / 2 - 0.8).next_to(chips, DOWN, buff=0.4)
-        self.reveal(x[0], *[lab for lab in x[1][1:]])
+        body = Group(table, x).arrange(RIGHT, buff=1.6, aligned_edge=UP)
+        body.scale_to_fit_width(min(body.width, config.frame_width - 1.0))
+        room = chips.get_bottom()[1] + config.frame_height / 2 - 0.8
+        if body.height > room:
+            body.scale_to_fit_height(room)
+        body.next_to(chips, DOWN, buff=0.4)
+        unknown = " (*: not in the vocab, a seeded random vector)" if s.unknown else ""
+        self.caption("… each token fetches its vocab row into X, the hidden states" + unknown)
+        self.reveal(table, x[0], *[lab for lab in x[1][1:]])
+        row_of = {tok: r for r, (tok, _) in enumerate(lookups)}
+        arrows = len(x.rows) == x.n and len(table.rows) == table.n  # both are grids of numbers
         for i, row in enumerate(x.rows):  # row by row, as each token fetches its vector (cuts: no copies)
             if i < len(shown):
                 chips[i][0].set_stroke(self.colors["accent"], width=3)
+            arrow = None
+            if arrows:
+                r = row_of[s.tokens[i].split(":", 1)[1]]
+                arrow = Arrow([table[1].get_right()[0], table.rows[r].get_y(), 0],
+                              [x[1].get_left()[0], row.get_y(), 0], buff=0.1, stroke_width=3,
+                              color=self.colors["accent"], max_tip_length_to_length_ratio=0.12)
+                self.add(arrow)
             self.add(row)
-            self.wait(0.3 if len(x.rows) > 1 else 0.6)
-        self.wait(0.5)
+            self.pause(0.35 if len(x.rows) > 1 else 0.6)
+            if arrow is not None:
+                self.remove(arrow)
+        self.pause(0.5)
         self.clear_stage()
 
     def token_chip(self, row_label: str) -> VGroup:
@@ -118,6 +142,10 @@ class AttentionStory(Scene):
         self.caption("2 · project: Q = X · W_q" + (" + b_q" if np.any(s.b["query"]) else ""))
         self.reveal(row, wait=0.3)
         i, j = interesting_cell(s.x, s.w["query"], s.q)
+        d = s.x.shape[1]
+        self.record([("hidden_states", i, k, s.x[i, k]) for k in range(d)]
+                    + [("w_query", k, j, s.w["query"][k, j]) for k in range(d)]
+                    + [("queries", i, j, s.q[i, j])] + ([("b_query", 0, j, s.b["query"][j])] if s.b["query"][j] else []))
         self.highlight_dot(x, i, w, j, q,
                            dot_product(f"Q[{i},{j}]", s.x[i], s.w["query"][:, j], s.q[i, j], self.precision,
                                        s.b["query"][j]))
@@ -139,6 +167,10 @@ class AttentionStory(Scene):
         self.caption("3 · scores = Q · Kᵀ: how well each query matches each key" + tag)
         self.reveal(self.equation(q, "·", kt, "=", sc), wait=0.3)
         i, j = interesting_cell(qh, kh.T, s.scores[head])
+        off = head * s.d_head
+        self.record([("queries", i, off + k, qh[i, k]) for k in range(s.d_head)]
+                    + [("keys", j, off + k, kh[j, k]) for k in range(s.d_head)]
+                    + [(f"scores[{head}]", i, j, s.scores[head][i, j])])
         self.highlight_dot(q, i, kt, j, sc,
                            dot_product(f"score[{i},{j}]", qh[i], kh[j], s.scores[head][i, j], self.precision))
         self.clear_stage()
@@ -161,7 +193,8 @@ class AttentionStory(Scene):
             self.caption("4 · " + " → ".join(t for t, *_ in steps))
             self.reveal(self.equation(*[p for part in parts for p in (part, "→")][:-1]), wait=1.0)
             self.clear_stage()
-        a = self.matrix("weights", s.attn[head], s.tokens, s.tokens, kind="probability", source=f"attention[{head}]")
+        tag = f" (head {head + 1} of {s.heads})" if s.heads > 1 else ""
+        a = self.matrix("weights" + tag, s.attn[head], s.tokens, s.tokens, kind="probability", source=f"attention[{head}]")
         vh = self.matrix("V", s.head_columns(s.v, head), s.tokens, None, source="values", col_offset=head * s.d_head)
         out = self.matrix("output", s.head_columns(s.output, head), s.tokens, None, source="output",
                           col_offset=head * (s.output.shape[1] // s.heads))
@@ -172,30 +205,40 @@ class AttentionStory(Scene):
     def step_final(self):
         s = self.story
         maps = [self.matrix(f"head {h + 1}" if s.heads > 1 else "attention weights", s.attn[h], s.tokens, s.tokens,
-                            kind="probability", source=f"attention[{h}]", final=True) for h in range(s.heads)]
-        group = Group(*maps).arrange(RIGHT, buff=0.6)
-        legend = self.legend()
+                            kind="probability", source=f"attention[{h}]", final=True) for h in s.show_heads]
+        group = Group(*maps)
+        if len(maps) > 3:  # small multiples in a grid, not a strip of tiny maps
+            group.arrange_in_grid(cols=int(np.ceil(np.sqrt(len(maps)))), buff=0.5)
+        else:
+            group.arrange(RIGHT, buff=0.6)
+        legend = self.scale_bar(np.array([[0.0, 1.0]]), "probability", None, height=3.0)
         body = Group(group, legend).arrange(RIGHT, buff=0.5)
         body.scale_to_fit_width(min(body.width, config.frame_width - 0.8))
-        if body.height > config.frame_height - 2.0:
-            body.scale_to_fit_height(config.frame_height - 2.0)
-        body.next_to(self.title, DOWN, buff=0.5)
-        rows = Text("rows: queries · columns: keys", font_size=18).next_to(body, DOWN, buff=0.25)
         self.caption("5 · the result: who attends to whom")
+        room = self._caption.get_bottom()[1] + config.frame_height / 2 - 0.9  # below the caption, above the note
+        if body.height > room:
+            body.scale_to_fit_height(room)
+        body.next_to(self._caption, DOWN, buff=0.25)
+        rows = Text("rows: queries · columns: keys", font_size=18).next_to(body, DOWN, buff=0.2)
         self.reveal(body, rows, wait=2.0)  # the last frame holds the result: no fade-out
 
     # ---- helpers ------------------------------------------------------------------------------
+
+    def pause(self, seconds: float):
+        self.wait(seconds * self.pace)
 
     def show(self, *animations, wait: float = 0.0, run_time: float = 0.6):
         if animations:
             self.play(*animations, run_time=run_time)
         if wait:
-            self.wait(wait)
+            self.pause(wait)
 
     def caption(self, text: str):
         if getattr(self, "_caption", None) is not None:
             self.remove(self._caption)
         self._caption = Text(text, font_size=20, color="#dddddd").next_to(self.title, DOWN, buff=0.2)
+        if self._caption.width > config.frame_width - 0.4:
+            self._caption.scale_to_fit_width(config.frame_width - 0.4)
         self.add(self._caption.set_z_index(10))
 
     # Fades go through a black curtain over the stage: FadeIn/FadeOut would deep-copy every mobject
@@ -213,7 +256,7 @@ class AttentionStory(Scene):
         self.play(cover.animate.set_fill(opacity=0.0), run_time=run_time)
         self.remove(cover)
         if wait:
-            self.wait(wait)
+            self.pause(wait)
 
     def clear_stage(self, run_time: float = 0.3):
         keep = {self.title, getattr(self, "_caption", None)}
@@ -223,6 +266,10 @@ class AttentionStory(Scene):
             self.add(cover)
             self.play(cover.animate.set_fill(opacity=1.0), run_time=run_time)
             self.remove(*leaving, cover)
+
+    def record(self, entries):
+        """Note numbers written inside a sentence (a dot product's terms) as shown: (source, i, j, value)."""
+        self.shown.extend((source, i, j, fmt(float(v), self.precision)) for source, i, j, v in entries)
 
     def number(self, value: float, source: str, i: int, j: int, size: float, color=WHITE) -> Text:
         text = fmt(float(value), self.precision)
@@ -236,7 +283,11 @@ class AttentionStory(Scene):
             self._texts[key] = Text(text, font_size=size, color=color)
         return self._texts[key].copy()
 
-    def cell_colors(self, values: np.ndarray, kind: str) -> np.ndarray | None:
+    def cell_colors(self, values: np.ndarray, kind: str, grey: bool = False) -> np.ndarray | None:
+        """RGB per cell: sequential for probabilities, diverging for scores; None for plain numbers
+        in a grid (white text), or with grey=True a grey ramp from min (black) to max (white)."""
+        if kind == "plain":
+            return _ramp(["#000000", "#ffffff"], _unit(values)) if grey else None
         if kind == "probability":
             return _ramp(self.colors["low"], values)
         if kind == "signed":
@@ -249,8 +300,11 @@ class AttentionStory(Scene):
             return rgb
         return None
 
-    def matrix(self, title, values, rows, cols, kind="plain", source=None, row_offset=0, col_offset=0, final=False):
+    def matrix(self, title, values, rows, cols, kind="plain", source=None, row_offset=0, col_offset=0, final=False,
+               row_ids=None):
         """A titled grid of `values` with optional row/column labels; `.rows` are its text rows.
+        Cell (i, j) is `source`'s (row_ids[i] or i + row_offset, j + col_offset): what the fidelity
+        record names.
 
         Built once per scene and reused by later steps (re-laid out under the curtain): building and
         copying Text is most of the render time.
@@ -259,24 +313,25 @@ class AttentionStory(Scene):
         if key in self._matrices:
             out = self._matrices[key]
             return out.scale_to_fit_height(out.natural_height)
-        out = self._build_matrix(title, values, rows, cols, kind, source, row_offset, col_offset, final)
+        row_ids = list(row_ids) if row_ids is not None else [i + row_offset for i in range(len(values))]
+        out = self._build_matrix(title, values, rows, cols, kind, source or title, row_ids, col_offset, final)
         out.natural_height = out.height
         self._matrices[key] = out
         return out
 
-    def _build_matrix(self, title, values, rows, cols, kind, source, row_offset, col_offset, final):
+    def _build_matrix(self, title, values, rows, cols, kind, source, row_ids, col_offset, final):
         values = np.asarray(values, dtype=float)
         n, m = values.shape
         rgb = self.cell_colors(values, kind)
         big = max(n, m) > MAX_TEXT_CELLS
         cell = min(0.6, 3.6 / max(n, m, 1)) if not final else min(1.0, 5.4 / max(n, m, 1))
         if big:
-            body = self.heatmap(rgb if rgb is not None else _ramp(["#000000", "#ffffff"], _unit(values)), cell)
+            body = self.heatmap(self.cell_colors(values, kind, grey=True), cell)
             text_rows = [body]
         else:
             colors = [[WHITE if rgb is None else ("#000000" if _luma(rgb[i, j]) > 140 else WHITE)
                        for j in range(m)] for i in range(n)]
-            labels = [[self.number(values[i, j], source or title, i + row_offset, j + col_offset,
+            labels = [[self.number(values[i, j], source, row_ids[i], j + col_offset,
                                    size=min(20, cell * 30), color=colors[i][j]) for j in range(m)] for i in range(n)]
             width = max(cell, max(t.width for row in labels for t in row) + 0.1)  # the widest number fits
             text_rows, cells = [], VGroup()
@@ -302,6 +357,9 @@ class AttentionStory(Scene):
             for lab, j in zip(labels, range(m)):
                 lab.next_to(body, UP, buff=0.1).set_x(body.get_left()[0] + (j + 0.5) * body.width / m)
             group.add(labels)
+        if big and not final:  # a heatmap without numbers needs its own scale (the final frame has one)
+            group.add(self.scale_bar(values, kind, (source, row_ids, col_offset), height=body.height)
+                      .next_to(body, RIGHT, buff=0.15))
         heading = Text(title, font_size=20, color=self.colors["accent"]).next_to(group, UP, buff=0.15)
         out = Group(heading, group)
         out.body, out.rows, out.n, out.m = body, text_rows, n, m
@@ -337,12 +395,33 @@ class AttentionStory(Scene):
             arithmetic.scale_to_fit_width(config.frame_width - 0.4)
         self.show(*[Create(m) for m in marks], Write(arithmetic), wait=1.2)
 
-    def legend(self):
-        ramp = _ramp(self.colors["low"], np.linspace(1, 0, 64))[:, None, :].repeat(4, axis=1)
-        bar = self.heatmap(ramp, 0.08).stretch_to_fit_height(3.0).stretch_to_fit_width(0.3)
-        top = Text("1", font_size=18).next_to(bar, UP, buff=0.1)
-        bottom = Text("0", font_size=18).next_to(bar, DOWN, buff=0.1)
-        return Group(bar, top, bottom)
+    def scale_bar(self, values: np.ndarray, kind: str, source, height: float) -> Group:
+        """A colour bar from the smallest to the largest finite value, labelled with both.
+        Probabilities always span 0 to 1. `source` = (name, row_ids, col_offset) records the end
+        labels as shown numbers (they are stage values); None for the fixed 0/1 scale."""
+        finite = np.where(np.isfinite(values), values, np.nan)
+        if kind == "probability":
+            lo, hi, ends = 0.0, 1.0, None
+        else:
+            lo, hi = np.nanmin(finite), np.nanmax(finite)
+            ends = [np.unravel_index(np.nanargmax(finite), values.shape),
+                    np.unravel_index(np.nanargmin(finite), values.shape)]
+        # a column of values from hi to lo, coloured as cells are (signed: by the largest |value|,
+        # plain: from min to max), so the bar is the heatmap's own scale
+        ramp = np.linspace(hi, lo, 64)[:, None]
+        rgb = self.cell_colors(np.hstack([ramp, ramp]), kind, grey=True)
+        bar = self.heatmap(rgb, 0.1).stretch_to_fit_height(height).stretch_to_fit_width(min(0.3, height / 8))
+        size = 18 if height >= 2 else 12
+        if ends is None:
+            top, bottom = self.text("1", size), self.text("0", size)
+        else:
+            name, row_ids, col_offset = source
+            top, bottom = (self.number(values[i, j], name, row_ids[i], j + col_offset, size) for i, j in ends)
+        out = Group(bar, top.next_to(bar, UP, buff=0.08), bottom.next_to(bar, DOWN, buff=0.08))
+        if not np.all(np.isfinite(values)):
+            swatch = Rectangle(width=0.2, height=0.2, stroke_width=0).set_fill(self.colors["masked"], opacity=1)
+            out.add(Group(swatch, self.text("−∞", size)).arrange(RIGHT, buff=0.06).next_to(bottom, DOWN, buff=0.1))
+        return out
 
 
 def _unit(values: np.ndarray) -> np.ndarray:

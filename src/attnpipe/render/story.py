@@ -25,6 +25,8 @@ class Story:
     scaled: np.ndarray  # (h, T, T)
     attn: np.ndarray  # (h, T, T) attention weights
     output: np.ndarray  # (T, d_v)
+    show_heads: list[int]  # the heads to walk through (0-based)
+    unknown: set[str]  # tokens that had no vocab entry (a seeded random vector instead)
 
     @property
     def heads(self) -> int:
@@ -33,6 +35,14 @@ class Story:
     @property
     def d_head(self) -> int:
         return self.q.shape[1] // self.heads
+
+    def lookups(self) -> list[tuple[str, int]]:
+        """(token, first position) per distinct token, in order: the vocab rows this prompt uses.
+        Their vectors are rows of X (a stage tensor), so the table shown is X's own numbers."""
+        first: dict[str, int] = {}
+        for pos, label in enumerate(self.tokens):
+            first.setdefault(label.split(":", 1)[1], pos)
+        return list(first.items())
 
     def head_columns(self, matrix: np.ndarray, head: int) -> np.ndarray:
         width = matrix.shape[1] // self.heads
@@ -48,8 +58,10 @@ class Story:
         return f"× {scale}"
 
 
-def read_story(paths: dict, prompt: str, text: str, weights: str, options: dict) -> Story:
-    """`paths`: embed, weights, project, attend -> the stage .pt files of this combination."""
+def read_story(paths: dict, prompt: str, text: str, weights: str, options: dict,
+               show_heads: list[int] | None = None, unknown=()) -> Story:
+    """`paths`: embed, weights, project, attend -> the stage .pt files of this combination.
+    `show_heads`: the heads to walk through (all if None); `unknown`: tokens not in the vocab."""
     embed = read_stage(paths["embed"])["hidden_states"]
     wts = read_stage(paths["weights"])
     proj = read_stage(paths["project"])
@@ -67,6 +79,8 @@ def read_story(paths: dict, prompt: str, text: str, weights: str, options: dict)
         q=arr(proj["queries"]), k=arr(proj["keys"]), v=arr(proj["values"]),
         scores=arr(att["scores"]), scaled=arr(att["scaled_scores"]), attn=arr(att["attention"]),
         output=arr(att["output"]),
+        show_heads=list(range(att["scores"]["tensor"].shape[0])) if show_heads is None else list(show_heads),
+        unknown=set(unknown),
     )
 
 

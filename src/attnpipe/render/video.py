@@ -6,10 +6,11 @@ from pathlib import Path
 
 from ..stagefiles import atomic_path
 
-# name -> Manim settings. preview: the sweep default, fast; publish: lecture quality.
+# name -> Manim settings. preview: the sweep default, fast; publish: lecture quality, with pauses
+# half as long again (`pace`), time to read the numbers aloud.
 PRESETS = {
-    "preview": {"pixel_width": 640, "pixel_height": 360, "frame_rate": 10, "encoder_preset": "ultrafast"},
-    "publish": {"pixel_width": 1920, "pixel_height": 1080, "frame_rate": 30, "encoder_preset": "veryfast"},
+    "preview": {"pixel_width": 640, "pixel_height": 360, "frame_rate": 10, "encoder_preset": "ultrafast", "pace": 1.0},
+    "publish": {"pixel_width": 1920, "pixel_height": 1080, "frame_rate": 30, "encoder_preset": "veryfast", "pace": 1.5},
 }
 
 
@@ -28,7 +29,8 @@ def render(story, settings: dict, mp4_path, png_path) -> dict:
             "video_encoder_options": {"preset": preset["encoder_preset"]},
         }
         with tempconfig(options):
-            scene = AttentionStory(story, precision=settings["precision"], scheme=settings["scheme"])
+            scene = AttentionStory(story, precision=settings["precision"], scheme=settings["scheme"],
+                                   pace=preset["pace"])
             scene.render()
             frame = scene.renderer.get_frame()
             movie = Path(scene.renderer.file_writer.movie_file_path)
