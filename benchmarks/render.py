@@ -21,6 +21,8 @@ from pathlib import Path
 
 import yaml
 
+from attnpipe.config import load_schema, load_sweep
+
 REPO = Path(__file__).resolve().parent.parent
 RENDER_JOB = """
 import sys
@@ -70,11 +72,11 @@ def main() -> None:
         targets = [f"results/seed/t{n}/attend.pt" for n in args.tokens]
         timed([sys.executable, "-m", "snakemake", "--cores", "2", *targets], wd)
 
+        cfg["render"] = {"preset": args.preset}
+        sweep = load_sweep(cfg, load_schema(wd / "workflow/schemas/config.schema.yaml"))
         seconds = {}
         for n in args.tokens:
-            settings = {"preset": args.preset, "precision": 2, "scheme": "default", "prompt": f"t{n}",
-                        "text": prompts[n], "weights": "seed",
-                        "attention": {"scale": "none", "causal": False, "softmax": True, "heads": 1}}
+            settings = sweep.render_settings("seed", f"t{n}")  # exactly what the rule's params carry
             seconds[n] = timed([sys.executable, "-c", RENDER_JOB, repr(settings), f"results/seed/t{n}"], wd)
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)

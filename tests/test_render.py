@@ -25,23 +25,39 @@ def test_display_rule():
 
 
 def test_every_combination_has_a_video_and_a_still_at_the_preset(built_default):
-    preset = PRESETS["preview"]
     for weights, prompt in combinations(built_default):
-        folder = built_default / "results" / weights / prompt
-        with av.open(str(folder / "attention.mp4")) as container:
-            stream = container.streams.video[0]
-            frames = [f for f in container.decode(video=0)]
-            assert (stream.width, stream.height) == (preset["pixel_width"], preset["pixel_height"])
-            assert stream.average_rate == preset["frame_rate"]
-            seconds = float(container.duration) / av.time_base
-            assert abs(len(frames) - seconds * preset["frame_rate"]) <= 1
-            assert len(frames) > 5 * preset["frame_rate"]  # a story, not a flash
-        still = np.asarray(Image.open(folder / "attention.png").convert("RGB"))
-        assert still.shape == (preset["pixel_height"], preset["pixel_width"], 3)
-        assert still.std() > 10 and (still.max(axis=2) > 60).mean() > 0.02, f"blank still: {folder}"
-        # the still is the video's last frame: the result stays on screen (no fade to black)
-        last = np.asarray(frames[-1].to_image().convert("RGB"), dtype=float)
-        assert np.abs(last - still).mean() < 8
+        check_video(built_default / "results" / weights / prompt, PRESETS["preview"])
+
+
+def test_publish_preset_renders_full_hd(tmp_path):
+    """One 3-token combination at the lecture preset: 1920x1080 at 30 fps, paced slower than preview."""
+    workdir = copy_workflow(tmp_path / "wf")
+    cfg = read_config(workdir)
+    cfg["prompts"], cfg["weights"] = ["012"], {"seed": cfg["weights"]["seed"]}
+    cfg["render"] = {"preset": "publish"}
+    write_config(workdir, cfg)
+    snakemake(workdir, "--cores", "2", check=True)
+    seconds = check_video(workdir / "results/seed/012", PRESETS["publish"])
+    assert seconds > 15  # preview's story of the same combination is ~13 s: the pauses are 1.5x longer
+
+
+def check_video(folder, preset) -> float:
+    """The mp4 decodes at the preset's size and rate, the still is not blank and is the last frame."""
+    with av.open(str(folder / "attention.mp4")) as container:
+        stream = container.streams.video[0]
+        frames = [f for f in container.decode(video=0)]
+        assert (stream.width, stream.height) == (preset["pixel_width"], preset["pixel_height"])
+        assert stream.average_rate == preset["frame_rate"]
+        seconds = float(container.duration) / av.time_base
+        assert abs(len(frames) - seconds * preset["frame_rate"]) <= 1
+        assert len(frames) > 5 * preset["frame_rate"]  # a story, not a flash
+    still = np.asarray(Image.open(folder / "attention.png").convert("RGB"))
+    assert still.shape == (preset["pixel_height"], preset["pixel_width"], 3)
+    assert still.std() > 10 and (still.max(axis=2) > 60).mean() > 0.02, f"blank still: {folder}"
+    # the still is the video's last frame: the result stays on screen (no fade to black)
+    last = np.asarray(frames[-1].to_image().convert("RGB"), dtype=float)
+    assert np.abs(last - still).mean() < 8
+    return seconds
 
 
 def displayed_value(folder, embed, source, i, j):

@@ -358,8 +358,9 @@ class AttentionStory(Scene):
                 lab.next_to(body, UP, buff=0.1).set_x(body.get_left()[0] + (j + 0.5) * body.width / m)
             group.add(labels)
         if big and not final:  # a heatmap without numbers needs its own scale (the final frame has one)
-            group.add(self.scale_bar(values, kind, (source, row_ids, col_offset), height=body.height)
-                      .next_to(body, RIGHT, buff=0.15))
+            bar = self.scale_bar(values, kind, (source, row_ids, col_offset), height=body.height,
+                                 width=max(0.06, min(0.25, body.width / 3)))  # never wider than the data
+            group.add(bar.next_to(body, RIGHT, buff=0.15))
         heading = Text(title, font_size=20, color=self.colors["accent"]).next_to(group, UP, buff=0.15)
         out = Group(heading, group)
         out.body, out.rows, out.n, out.m = body, text_rows, n, m
@@ -395,7 +396,7 @@ class AttentionStory(Scene):
             arithmetic.scale_to_fit_width(config.frame_width - 0.4)
         self.show(*[Create(m) for m in marks], Write(arithmetic), wait=1.2)
 
-    def scale_bar(self, values: np.ndarray, kind: str, source, height: float) -> Group:
+    def scale_bar(self, values: np.ndarray, kind: str, source, height: float, width: float = 0.3) -> Group:
         """A colour bar from the smallest to the largest finite value, labelled with both.
         Probabilities always span 0 to 1. `source` = (name, row_ids, col_offset) records the end
         labels as shown numbers (they are stage values); None for the fixed 0/1 scale."""
@@ -410,7 +411,7 @@ class AttentionStory(Scene):
         # plain: from min to max), so the bar is the heatmap's own scale
         ramp = np.linspace(hi, lo, 64)[:, None]
         rgb = self.cell_colors(np.hstack([ramp, ramp]), kind, grey=True)
-        bar = self.heatmap(rgb, 0.1).stretch_to_fit_height(height).stretch_to_fit_width(min(0.3, height / 8))
+        bar = self.heatmap(rgb, 0.1).stretch_to_fit_height(height).stretch_to_fit_width(min(width, height / 8))
         size = 18 if height >= 2 else 12
         if ends is None:
             top, bottom = self.text("1", size), self.text("0", size)
