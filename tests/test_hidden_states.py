@@ -235,3 +235,14 @@ def test_sweep_over_hidden_state_files_and_safetensors_weights(tmp_path):
     all_ids = ["012", *ids]
     assert planned_jobs(wd, "numeric") == {job("weights", weights="files")} | {
         job(rule, weights="files", prompt=p) for p in all_ids for rule in ("project", "attend")}
+
+
+def test_tokens_without_hidden_states_are_looked_up_as_given():
+    s = sweep([{"id": "ten", "tokens": ["1", "0"]}, {"tokens": ["2"]}])
+    assert s.prompts["ten"].tokens == ["1", "0"]
+    assert s.embed_settings("ten")["vectors"] == {"0": [1, 0, 0], "1": [-2, 1, 0]}
+    assert s.prompts["2"].text == "2"
+    with pytest.raises(ConfigError, match=r"prompts\[0\] \('1 x'\): token 'x' at position 1 is not in vocab"):
+        sweep([{"tokens": ["1", "x"]}])
+    with pytest.raises(ConfigError, match=r"prompts\[0\]: expected `text`, `tokens` or `hidden_states`"):
+        sweep([{"id": "nothing"}])
