@@ -4,7 +4,9 @@
 #   ./run.sh test  [pytest args]      set up, then run the test suite
 #   ./run.sh setup                    set up only
 # Set-up = the Debian packages Manim builds and runs with, a virtual environment in .venv, and this
-# package with its pinned dependencies (reinstalled only when pyproject.toml changes).
+# package with its pinned dependencies (reinstalled only when pyproject.toml changes). `sweep` installs
+# the runtime only; `test` and `setup` add the extras `test` (pytest, the importer's test model) and
+# `hf` (transformers, for attnpipe-import-hf), so the importer's tests run.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -29,28 +31,35 @@ setup_system() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-setup_python() {
-    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-    local stamp="$VENV/.attnpipe-installed" want
-    want=$(sha256sum pyproject.toml | cut -d' ' -f1)
-    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        echo "run.sh: installing attnpipe and its pinned dependencies into $VENV" >&2
-        if ! "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]' >"$VENV/pip.log" 2>&1; then
-            grep -v "^WARNING: Location" "$VENV/pip.log" >&2
-            exit 1
-        fi
-        "$VENV/bin/python" -c "import attnpipe, torch, snakemake, manim" # fail here, not mid-sweep
-        echo "$want" >"$stamp"
-    fi
+# True when the stamp says this pyproject.toml was installed with every extra in $1 (comma-separated).
+installed() {
+    local sha extras have
+    read -r sha extras 2>/dev/null <"$VENV/.attnpipe-installed" || return 1
+    [ "$sha" = "$(sha256sum pyproject.toml | cut -d' ' -f1)" ] || return 1
+    for have in ${1//,/ }; do [[ ",$extras," == *",$have,"* ]] || return 1; done
 }
 
-setup() { setup_system; setup_python; }
+setup_python() {
+    local extras=$1 target=.
+    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    installed "$extras" && return
+    [ -n "$extras" ] && target=".[$extras]"
+    echo "run.sh: installing attnpipe${extras:+ with $extras} and its pinned dependencies into $VENV" >&2
+    if ! "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$target" >"$VENV/pip.log" 2>&1; then
+        grep -v "^WARNING: Location" "$VENV/pip.log" >&2
+        exit 1
+    fi
+    "$VENV/bin/python" -c "import attnpipe, torch, snakemake, manim, safetensors" # fail here, not mid-sweep
+    echo "$(sha256sum pyproject.toml | cut -d' ' -f1) $extras" >"$VENV/.attnpipe-installed"
+}
+
+setup() { setup_system; setup_python "$1"; }
 
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
-    setup) setup ;;
-    sweep) setup; exec "$VENV/bin/snakemake" --cores 4 "$@" ;;
-    test) setup; exec "$VENV/bin/python" -m pytest "$@" ;;
+    setup) setup test,hf ;;
+    sweep) setup ""; exec "$VENV/bin/snakemake" --cores 4 "$@" ;;
+    test) setup test,hf; exec "$VENV/bin/python" -m pytest "$@" ;;
     *) echo "usage: ./run.sh {sweep|test|setup} [args]" >&2; exit 2 ;;
 esac

@@ -40,9 +40,10 @@ def snakemake(workdir: Path, *args: str, check: bool = False, env: dict | None =
     return proc
 
 
-def planned_jobs(workdir: Path) -> set[tuple]:
-    """The jobs `snakemake -n` would run, as {(rule, (('prompt', ..), ('weights', ..)))}, without `all`."""
-    proc = snakemake(workdir, "-n", "--cores", "2", check=True)
+def planned_jobs(workdir: Path, *targets: str) -> set[tuple]:
+    """The jobs `snakemake -n [targets]` would run, as {(rule, (('prompt', ..), ('weights', ..)))}, without
+    `all` and `numeric`."""
+    proc = snakemake(workdir, "-n", "--cores", "2", *targets, check=True)
     jobs, rule = set(), None
     for line in (proc.stdout + proc.stderr).splitlines():
         if m := re.match(r"^(?:local)?rule (\w+):$", line):

@@ -3,6 +3,7 @@ and results/ (and logs/) exactly as they were."""
 
 import numpy as np
 import pytest
+import torch
 from conftest import read_config, snakemake, snapshot, write_config
 
 
@@ -51,6 +52,15 @@ CASES = {
                                    ["weights.seed.shared", "expected 3 rows", "(4, 3)"]),
     "render head out of range": (lambda cfg: cfg["weights"]["two-heads"].__setitem__("render", {"heads": [2]}),
                                  ["weights.two-heads.render.heads", "0 to 1", "got 2"]),
+    "missing hidden-state file": (
+        lambda cfg: cfg["prompts"].append({"tokens": ["a"], "hidden_states": {"file": "x.npy"}}),
+        ["prompts[4].hidden_states", "file x.npy", "not found"]),
+    "hidden states of wrong width": (
+        lambda cfg: cfg["prompts"].append({"text": "ab", "hidden_states": {"file": "x4.npy"}}),
+        ["prompts[4].hidden_states", "expected 3 columns", "got 4", "x4.npy"]),
+    "hidden states not a tensor": (
+        lambda cfg: cfg["prompts"].append({"tokens": ["a"], "hidden_states": {"file": "notatensor.pt"}}),
+        ["prompts[4].hidden_states", "notatensor.pt", "expected a tensor"]),
     "bad attention scale": (lambda cfg: cfg["weights"]["seed"]["attention"].__setitem__("scale", "sqrt"),
                             ["weights.seed.attention.scale", "'1/sqrt(d_head)'", "'sqrt'"]),
 }
@@ -61,6 +71,8 @@ def test_bad_config_fails_before_any_job(built_copy, case):
     mutate, expected = CASES[case]
     (built_copy / "garbage.npy").write_bytes(b"this is not an npy file")
     np.save(built_copy / "wide.npy", np.ones((4, 3)))
+    np.save(built_copy / "x4.npy", np.ones((2, 4)))
+    torch.save({"rows": [[1.0, 0, 0]]}, built_copy / "notatensor.pt")
     cfg = read_config(built_copy)
     mutate(cfg)
     write_config(built_copy, cfg)

@@ -101,10 +101,7 @@ def built_scenes(workdir):
             folder = results / weights / prompt
             paths = {"embed": results / "embeddings" / prompt / "embed.pt", "weights": results / weights / "weights.pt",
                      "project": folder / "project.pt", "attend": folder / "attend.pt"}
-            settings = sweep.render_settings(weights, prompt)
-            story = read_story(paths, prompt, settings["text"], weights, settings["attention"],
-                               settings["show_heads"], settings["unknown_tokens"])
-            scene = BuiltNotRendered(story)
+            scene = BuiltNotRendered(read_story(paths, sweep.render_settings(weights, prompt)))
             scene.construct()
             yield weights, prompt, scene
 
@@ -132,7 +129,8 @@ def test_long_prompts_and_chosen_heads(tmp_path):
     the heads walked through; every number shown still matches the CSVs."""
     workdir = copy_workflow(tmp_path / "wf")
     cfg = read_config(workdir)
-    cfg["prompts"] = ["0123456789012345"]
+    given = {"id": "given", "tokens": ["a", "b"], "hidden_states": [[1, 2, 3], [4, 5, 6.5]]}
+    cfg["prompts"] = ["0123456789012345", given]
     cfg["weights"] = {"two-heads": {**cfg["weights"]["two-heads"], "render": {"heads": [1]}},
                       "seed-causal": cfg["weights"]["seed-causal"]}
     write_config(workdir, cfg)
@@ -142,7 +140,10 @@ def test_long_prompts_and_chosen_heads(tmp_path):
         sources = {src for src, *_ in scene.shown}
         if weights == "two-heads":
             assert "scores[1]" in sources and not any(src.endswith("[0]") for src in sources)
-        else:  # X, Q and the 16x16 scores are heatmaps: their scale ends are the extremes of the data
+        if prompt == "given":  # its own hidden states: no vocab table, X as given
+            x_shown = [text for src, i, j, text in scene.shown if src == "hidden_states"]
+            assert x_shown[:6] == ["1", "2", "3", "4", "5", "6.5"]
+        elif weights == "seed-causal":  # X, Q and the 16x16 scores are heatmaps: scale ends are the data's extremes
             x = pd.read_csv(workdir / "results/embeddings" / prompt / "hidden_states.csv", index_col=0).to_numpy()
             x_shown = [text for src, i, j, text in scene.shown if src == "hidden_states"]
             assert fmt(x.max()) in x_shown and fmt(x.min()) in x_shown

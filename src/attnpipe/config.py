@@ -5,6 +5,10 @@ attnpipe.schema checks the structure (unknown keys, types); this module checks t
 widths, matrix shapes against d_model, every token covered, heads dividing widths, weight files
 present and readable, no NaN or inf. The result is a Sweep, which also hands each Snakemake rule
 exactly the config slice it depends on.
+
+d_model, the hidden-state width, is the vocab vector length when a prompt looks tokens up, else the
+width of the first prompt that brings its own hidden states; every prompt and every weight setting
+must fit it (the sweep is a full grid).
 """
 
 import math
@@ -13,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import yaml
 
-from . import matrices, tokens
+from . import embedding, matrices, tokens
 from .schema import StructureError, check_structure
 
 RESERVED_NAMES = {"embeddings"}  # results/embeddings/ holds the per-prompt stage
@@ -32,6 +36,11 @@ class Prompt:
     text: str
     tokenizer: str
     tokens: list[str]
+    hidden_states: object = None  # inline rows or {file: path}; None: look the tokens up in the vocab
+    width: int | None = None  # of the hidden states a prompt brings
+
+    def files(self) -> list[str]:
+        return [self.hidden_states["file"]] if isinstance(self.hidden_states, dict) else []
 
 
 @dataclass
@@ -60,6 +69,8 @@ class Sweep:
     # keeps every value tied to its key (swapping two values is still a change).
     def embed_settings(self, prompt_id: str) -> dict:
         prompt = self.prompts[prompt_id]
+        if prompt.hidden_states is not None:  # the file's contents reach the rule as an input, not a param
+            return {"tokens": prompt.tokens, "hidden_states": prompt.hidden_states}
         known = {t: self.vocab[t] for t in sorted(set(prompt.tokens)) if t in self.vocab}
         unknown = any(t not in self.vocab for t in prompt.tokens)
         return {
@@ -76,9 +87,13 @@ class Sweep:
         return dict(self.weights[weights].attention)
 
     def render_settings(self, weights: str, prompt_id: str) -> dict:
-        """The render options plus what the video names and explains (prompt text, attention options,
-        the heads to show, which tokens had no vocab entry)."""
+        """The render options plus what the video names and explains: prompt text, attention options,
+        the heads to show, and where X came from (the vocab, with the tokens it lacked, or a file)."""
         prompt = self.prompts[prompt_id]
+        if prompt.hidden_states is None:
+            source, unknown = "vocab", sorted({t for t in prompt.tokens if t not in self.vocab})
+        else:
+            source, unknown = prompt.files()[0] if prompt.files() else "the config", []
         return {
             **self.render,
             "prompt": prompt_id,
@@ -86,7 +101,8 @@ class Sweep:
             "weights": weights,
             "attention": self.attend_settings(weights),
             "show_heads": self.weights[weights].show_heads,
-            "unknown_tokens": sorted({t for t in prompt.tokens if t not in self.vocab}),
+            "hidden_states_from": source,
+            "unknown_tokens": unknown,
         }
 
 
@@ -122,15 +138,17 @@ def load_sweep(config: dict, schema: dict) -> Sweep:
 
 
 def _resolve(config: dict) -> Sweep:
-    vocab = {str(tok): [float(x) for x in vec] for tok, vec in config["vocab"].items()}
+    vocab = {str(tok): [float(x) for x in vec] for tok, vec in config.get("vocab", {}).items()}
     fallback = config.get("unknown_tokens")
-    d_model = _model_width(vocab, fallback)
+    vocab_width = _vocab_width(vocab, fallback)
+    default_tokenizer = config.get("tokenizer", "characters")
+    prompts = [_resolve_prompt(i, entry, default_tokenizer, vocab, fallback)
+               for i, entry in enumerate(config["prompts"])]
+    d_model, source = _model_width(prompts, vocab_width)
     sweep = Sweep(d_model=d_model, vocab=vocab, fallback=fallback,
                   render={**RENDER_DEFAULTS, **config.get("render", {})})
-    default_tokenizer = config.get("tokenizer", "characters")
     first_seen: dict[str, int] = {}
-    for i, entry in enumerate(config["prompts"]):
-        prompt = _resolve_prompt(i, entry, default_tokenizer, vocab, fallback)
+    for i, prompt in enumerate(prompts):
         if prompt.id in first_seen:
             raise ConfigError(
                 f"prompts[{i}]: duplicate prompt id '{prompt.id}' (also prompts[{first_seen[prompt.id]}]); "
@@ -139,11 +157,12 @@ def _resolve(config: dict) -> Sweep:
         first_seen[prompt.id] = i
         sweep.prompts[prompt.id] = prompt
     for name, setting in config["weights"].items():
-        sweep.weights[name] = _resolve_weights(str(name), setting, d_model)
+        sweep.weights[name] = _resolve_weights(str(name), setting, d_model, source)
     return sweep
 
 
-def _model_width(vocab: dict, fallback: dict | None) -> int:
+def _vocab_width(vocab: dict, fallback: dict | None) -> int | None:
+    """The vocab vector length (checked: equal lengths, finite), or None without vocab and unknown_tokens."""
     for tok, vec in vocab.items():
         if not all(math.isfinite(x) for x in vec):
             raise ConfigError(f"vocab.{tok}: expected finite numbers, found NaN or inf")
@@ -154,17 +173,48 @@ def _model_width(vocab: dict, fallback: dict | None) -> int:
         raise ConfigError(f"vocab.{tok}: expected {first} numbers like the first vector, got {len(vocab[tok])}")
     if fallback and widths and fallback["dim"] not in widths:
         raise ConfigError(f"unknown_tokens.dim: expected {widths.pop()} (the vocab vector length), got {fallback['dim']}")
-    if not widths and not fallback:
-        raise ConfigError("vocab: expected at least one token vector (or an unknown_tokens: {seed, dim} entry)")
-    return widths.pop() if widths else fallback["dim"]
+    if widths:
+        return widths.pop()
+    return fallback["dim"] if fallback else None
+
+
+def _model_width(prompts: list[Prompt], vocab_width: int | None) -> tuple[int, str]:
+    """d_model and where it comes from (for messages); every prompt's hidden states must have that width."""
+    d_model, source = None, None
+    if any(p.hidden_states is None for p in prompts):
+        if vocab_width is None:
+            raise ConfigError("vocab: expected at least one token vector (or an unknown_tokens: {seed, dim} entry)")
+        d_model, source = vocab_width, "d_model, the vocab vector length"
+    for i, prompt in enumerate(prompts):
+        if prompt.hidden_states is None:
+            continue
+        width, what = prompt.width, _hidden_what(prompt.hidden_states)
+        if d_model is None:
+            d_model, source = width, f"d_model, the width of prompts[{i}].hidden_states"
+        elif width != d_model:
+            raise ConfigError(
+                f"prompts[{i}].hidden_states: expected {d_model} columns ({source}), got {width} in {what}"
+            )
+    return d_model, source
+
+
+def _hidden_what(spec) -> str:
+    return f"file {spec['file']}" if isinstance(spec, dict) else "the inline rows"
 
 
 def _resolve_prompt(i: int, entry, default_tokenizer: str, vocab: dict, fallback) -> Prompt:
     if isinstance(entry, str):
         entry = {"text": entry}
-    text, mode = entry["text"], entry.get("tokenizer", default_tokenizer)
     where = f"prompts[{i}]"
-    toks = tokens.tokenize(text, mode)
+    if not {"text", "tokens", "hidden_states"} & set(entry):
+        raise ConfigError(f"{where}: expected `text`, `tokens` or `hidden_states`, got none of them")
+    mode = entry.get("tokenizer", default_tokenizer)
+    if "hidden_states" in entry:
+        toks, width = _hidden_state_tokens(where, entry, mode)
+    else:
+        toks = list(entry["tokens"]) if "tokens" in entry else tokens.tokenize(entry["text"], mode)
+        width = None
+    text = entry["text"] if "text" in entry else " ".join(toks)
     if not toks:
         raise ConfigError(f"{where}: empty prompt {text!r}; expected at least one token ({mode} tokenizer)")
     if "id" in entry:
@@ -176,17 +226,60 @@ def _resolve_prompt(i: int, entry, default_tokenizer: str, vocab: dict, fallback
             )
     else:
         pid = tokens.derive_id(text)
-    if fallback is None:
+    if fallback is None and "hidden_states" not in entry:
         for pos, tok in enumerate(toks):
             if tok not in vocab:
                 raise ConfigError(
                     f"{where} ({text!r}): token {tok!r} at position {pos} is not in vocab; "
                     "expected a vocab token (or add unknown_tokens: {seed, dim} for random vectors)"
                 )
-    return Prompt(id=pid, text=text, tokenizer=mode, tokens=toks)
+    return Prompt(id=pid, text=text, tokenizer=mode, tokens=toks,
+                  hidden_states=_floats_one(entry.get("hidden_states")), width=width)
 
 
-def _resolve_weights(name: str, setting: dict, d_model: int) -> WeightSetting:
+def _hidden_state_tokens(where: str, entry: dict, mode: str) -> tuple[list[str], int]:
+    """A prompt's own hidden states: checked rows, and one token label per row.
+
+    The labels are `tokens:` if given, else the file's own (CSV label column, .pt record row_labels,
+    .safetensors metadata "tokens"), else the tokenized `text`; given both, config and file must agree.
+    """
+    spec = entry["hidden_states"]
+    key, what = f"{where}.hidden_states", _hidden_what(spec)
+    try:
+        found = embedding.load_hidden_states(spec)
+    except matrices.SpecError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+    rows, width = found.values.shape
+    from_file = tokens.strip_positions(found.row_labels) if found.row_labels is not None else None
+    if from_file is not None and len(from_file) != rows:
+        raise ConfigError(f"{key}: {what} has {rows} rows but {len(from_file)} row labels")
+    if "tokens" in entry:
+        toks, origin = [str(t) for t in entry["tokens"]], f"{where}.tokens"
+        if from_file is not None and from_file != toks:
+            pos = next((p for p, (a, b) in enumerate(zip(toks, from_file)) if a != b), min(len(toks), len(from_file)))
+            raise ConfigError(
+                f"{origin}: expected the row labels of {what} (they differ at position {pos}: "
+                f"{_at(toks, pos)} in the config, {_at(from_file, pos)} in the file)"
+            )
+    elif from_file is not None:
+        toks, origin = from_file, None
+    elif "text" in entry:
+        toks, origin = tokens.tokenize(entry["text"], mode), f"{where}.text ({mode} tokenizer)"
+    else:
+        raise ConfigError(
+            f"{key}: {what} carries no token labels; expected `tokens: [...]` (or `text:`) beside it, or a file "
+            "with labels (.csv label column, .pt record row_labels, .safetensors metadata 'tokens')"
+        )
+    if origin and len(toks) != rows:
+        raise ConfigError(f"{origin}: expected {rows} tokens (one per row of {what}), got {len(toks)}")
+    return toks, width
+
+
+def _at(items: list, pos: int) -> str:
+    return repr(items[pos]) if pos < len(items) else "nothing"
+
+
+def _resolve_weights(name: str, setting: dict, d_model: int, source: str) -> WeightSetting:
     where = f"weights.{name}"
     if not tokens.is_safe_id(name) or name in RESERVED_NAMES:
         raise ConfigError(
@@ -209,13 +302,18 @@ def _resolve_weights(name: str, setting: dict, d_model: int) -> WeightSetting:
         key = f"{where}.{'shared' if 'shared' in setting else p}"
         m = _load(key, matrices.load_matrix, projections[p], d_model)
         if m.shape[0] != d_model:
-            raise ConfigError(f"{key}: expected {d_model} rows (d_model, the vocab vector length), got shape {m.shape}")
+            raise ConfigError(
+                f"{key}: expected {d_model} rows ({source}), got shape {m.shape}{_in_file(projections[p])}"
+            )
         widths[p] = m.shape[1]
         if p in biases:
             bkey = f"{where}.bias.{'shared' if 'shared' in bias_cfg else p}"
             b = _load(bkey, matrices.load_vector, biases[p], widths[p])
             if b.shape[0] != widths[p]:
-                raise ConfigError(f"{bkey}: expected {widths[p]} numbers (the {p} matrix's columns), got {b.shape[0]}")
+                raise ConfigError(
+                    f"{bkey}: expected {widths[p]} numbers (the {p} matrix's columns), "
+                    f"got {b.shape[0]}{_in_file(biases[p])}"
+                )
     if widths["query"] != widths["key"]:
         raise ConfigError(
             f"{where}: expected query and key matrices with the same number of columns, "
@@ -241,6 +339,14 @@ def _load(key: str, loader, spec, size: int) -> np.ndarray:
         return loader(spec, size)
     except matrices.SpecError as exc:
         raise ConfigError(f"{key}: {exc}") from None
+
+
+def _in_file(spec) -> str:
+    return f" in file {spec['file']}" if isinstance(spec, dict) and "file" in spec else ""
+
+
+def _floats_one(spec):
+    return np.asarray(spec, dtype=np.float64).tolist() if isinstance(spec, list) else spec
 
 
 def _floats(specs: dict) -> dict:

@@ -1,8 +1,10 @@
-"""Embedding lookup: each token fetches its row of the vocab table into the hidden states X."""
+"""Hidden states X: each token fetches its row of the vocab table, or a prompt brings its own rows."""
 
 import hashlib
 
 import numpy as np
+
+from .arrayfiles import LabelledArray, SpecError, read_labelled_file
 
 
 def fallback_vector(token: str, seed: int, dim: int) -> np.ndarray:
@@ -26,3 +28,20 @@ def lookup(tokens: list[str], vectors: dict[str, list[float]], fallback: dict | 
         else:
             raise KeyError(f"token {tok!r} at position {pos} is not in the vocab")
     return np.stack(rows)
+
+
+def load_hidden_states(spec) -> LabelledArray:
+    """A prompt's own hidden states: inline rows or {file: path}; (T, d) float64, finite, with the file's labels."""
+    if isinstance(spec, dict):
+        found, what = read_labelled_file(spec["file"]), f"file {spec['file']}"
+    else:
+        what = "inline hidden states"
+        try:
+            found = LabelledArray(np.array(spec, dtype=np.float64), None)
+        except (TypeError, ValueError):
+            raise SpecError(f"{what}: expected rows of numbers, all of the same length") from None
+    if found.values.ndim != 2 or found.values.size == 0:
+        raise SpecError(f"{what}: expected a non-empty 2-D matrix (one row per token), got shape {found.values.shape}")
+    if not np.all(np.isfinite(found.values)):
+        raise SpecError(f"{what}: expected finite numbers, found NaN or inf")
+    return found

@@ -38,3 +38,11 @@ def derive_id(text: str) -> str:
     if not slug:
         slug = "p-" + hashlib.sha1(text.encode()).hexdigest()[:8]
     return slug
+
+
+def strip_positions(labels: list[str]) -> list[str]:
+    """Row labels as attnpipe writes them ('0:the', '1:cat') back to tokens; other labels unchanged."""
+    prefixes = [f"{i}:" for i in range(len(labels))]
+    if all(label.startswith(prefix) for label, prefix in zip(labels, prefixes)):
+        return [label[len(prefix):] for label, prefix in zip(labels, prefixes)]
+    return list(labels)

@@ -70,6 +70,10 @@ def get_embed_settings(wildcards):
     return SWEEP.embed_settings(wildcards.prompt)
 
 
+def get_prompt_files(wildcards):
+    return SWEEP.prompts[wildcards.prompt].files()
+
+
 def get_weight_settings(wildcards):
     return SWEEP.weight_settings(wildcards.weights)
 

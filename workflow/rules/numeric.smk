@@ -4,6 +4,8 @@
 
 
 rule embed:
+    input:
+        get_prompt_files,
     output:
         **stage_files("results/embeddings/{prompt}", "embed"),
     params:

@@ -91,6 +91,8 @@ class AttentionStory(Scene):
         self.caption("1 · the prompt, split into tokens")
         chips.move_to([0, 1.6, 0])
         self.reveal(chips, wait=0.6)
+        if s.hidden_states_from != "vocab":
+            return self.step_given_hidden_states(chips)
         # The vocab rows this prompt uses, as X holds them (first occurrence of each token): the
         # table's numbers are the stage tensor's, and the lookup is a copy of one row into X.
         lookups = s.lookups()
@@ -125,6 +127,19 @@ class AttentionStory(Scene):
             if arrow is not None:
                 self.remove(arrow)
         self.pause(0.5)
+        self.clear_stage()
+
+    def step_given_hidden_states(self, chips):
+        """The prompt brought its own hidden states (a model's layer input, say): no lookup to show."""
+        s = self.story
+        x = self.matrix("X", s.x, s.tokens, None, source="hidden_states")
+        room = chips.get_bottom()[1] + config.frame_height / 2 - 0.8
+        x.scale_to_fit_width(min(x.width, config.frame_width - 1.0))
+        if x.height > room:
+            x.scale_to_fit_height(room)
+        x.next_to(chips, DOWN, buff=0.4)
+        self.caption(f"… its hidden states X, one row per token, read from {s.hidden_states_from}")
+        self.reveal(x, wait=1.5)
         self.clear_stage()
 
     def token_chip(self, row_label: str) -> VGroup:

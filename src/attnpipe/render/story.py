@@ -27,6 +27,7 @@ class Story:
     output: np.ndarray  # (T, d_v)
     show_heads: list[int]  # the heads to walk through (0-based)
     unknown: set[str]  # tokens that had no vocab entry (a seeded random vector instead)
+    hidden_states_from: str  # "vocab" (a lookup per token), or the file (or "the config") X was read from
 
     @property
     def heads(self) -> int:
@@ -58,10 +59,10 @@ class Story:
         return f"× {scale}"
 
 
-def read_story(paths: dict, prompt: str, text: str, weights: str, options: dict,
-               show_heads: list[int] | None = None, unknown=()) -> Story:
-    """`paths`: embed, weights, project, attend -> the stage .pt files of this combination.
-    `show_heads`: the heads to walk through (all if None); `unknown`: tokens not in the vocab."""
+def read_story(paths: dict, settings: dict) -> Story:
+    """`paths`: embed, weights, project, attend -> the stage .pt files of this combination;
+    `settings`: the render rule's params (Sweep.render_settings): names, options, heads to show,
+    where X came from. Every number comes from the stage files."""
     embed = read_stage(paths["embed"])["hidden_states"]
     wts = read_stage(paths["weights"])
     proj = read_stage(paths["project"])
@@ -72,15 +73,16 @@ def read_story(paths: dict, prompt: str, text: str, weights: str, options: dict,
 
     roles = ("query", "key", "value")
     return Story(
-        prompt=prompt, text=text, weights=weights, tokens=embed["row_labels"], options=options,
+        prompt=settings["prompt"], text=settings["text"], weights=settings["weights"], tokens=embed["row_labels"],
+        options=settings["attention"],
         x=arr(embed),
         w={r: arr(wts[f"w_{r}"]) for r in roles},
         b={r: arr(wts[f"b_{r}"])[0] for r in roles},
         q=arr(proj["queries"]), k=arr(proj["keys"]), v=arr(proj["values"]),
         scores=arr(att["scores"]), scaled=arr(att["scaled_scores"]), attn=arr(att["attention"]),
         output=arr(att["output"]),
-        show_heads=list(range(att["scores"]["tensor"].shape[0])) if show_heads is None else list(show_heads),
-        unknown=set(unknown),
+        show_heads=list(settings["show_heads"]), unknown=set(settings["unknown_tokens"]),
+        hidden_states_from=settings["hidden_states_from"],
     )
 
 

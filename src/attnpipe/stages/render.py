@@ -16,7 +16,6 @@ def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
         sys.stdout.flush(), sys.stderr.flush()
         os.dup2(fh.fileno(), 1)  # Manim's logger, PyAV and anything else this process prints
         os.dup2(fh.fileno(), 2)
-        story = read_story(inputs, settings["prompt"], settings["text"], settings["weights"], settings["attention"],
-                           settings["show_heads"], settings["unknown_tokens"])
+        story = read_story(inputs, settings)
         shown = render(story, settings, outputs["video"], outputs["still"])
         print(f"rendered {settings['weights']}/{settings['prompt']} at {settings['preset']}: {len(shown)} numbers shown")

@@ -1,0 +1,1 @@
+"""Importers: real models' numbers into attnpipe's input files (each with its own optional extra)."""
