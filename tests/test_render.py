@@ -21,6 +21,8 @@ def test_display_rule():
         ["68", "−10", "0", "0", "0.09", "0", "2.5", "0.33", "−∞"]
     assert fmt(1 / 3, precision=4) == "0.3333"
     assert dot_product("Q[1,0]", [-2, 1, 0], [2, 4, -2], 0.0, 2) == "Q[1,0] = (−2)×2 + 1×4 + 0×(−2) = 0"
+    assert dot_product("s[0,1]", list(range(1, 9)), [1] * 8, 36.0, 2) == \
+        "s[0,1] = 1×1 + 2×1 + 3×1 + … + 8×1 = 36  (8 terms)"
     assert [token_label(t) for t in ("4:the", "1: ", "2:a:b")] == ["the", "␣", "a:b"]
 
 
@@ -132,7 +134,8 @@ def test_long_prompts_and_chosen_heads(tmp_path):
     given = {"id": "given", "tokens": ["a", "b"], "hidden_states": [[1, 2, 3], [4, 5, 6.5]]}
     cfg["prompts"] = ["0123456789012345", given]
     cfg["weights"] = {"two-heads": {**cfg["weights"]["two-heads"], "render": {"heads": [1]}},
-                      "seed-causal": cfg["weights"]["seed-causal"]}
+                      "seed-causal": cfg["weights"]["seed-causal"],
+                      "wide": {"shared": {"random": {"seed": 5, "shape": [3, 16]}}}}  # few tokens, Q a heatmap
     write_config(workdir, cfg)
     snakemake(workdir, "numeric", "--cores", "2", check=True)
     for weights, prompt, scene in built_scenes(workdir):

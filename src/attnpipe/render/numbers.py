@@ -22,13 +22,26 @@ def term(value: float, precision: int) -> str:
     return f"({text})" if text.startswith("−") else text
 
 
+MAX_TERMS = 6  # a longer dot product shows its first three terms, "…", and its last
+
+
+def shown_terms(n: int) -> list[int]:
+    """Which of a dot product's n terms are written out (all, up to MAX_TERMS)."""
+    return list(range(n)) if n <= MAX_TERMS else [0, 1, 2, n - 1]
+
+
 def dot_product(name: str, row: list[float], col: list[float], result: float, precision: int,
                 bias: float | None = None) -> str:
-    """'q[1,0] = (−2)×2 + 1×4 + 0×(−2) = 0': the terms are the displayed inputs, the result the stage value."""
-    terms = [f"{term(a, precision)}×{term(b, precision)}" for a, b in zip(row, col)]
+    """'q[1,0] = (−2)×2 + 1×4 + 0×(−2) = 0': the terms are the displayed inputs, the result the stage value.
+    With more than MAX_TERMS terms: 'q[0,1] = 1×2 + 3×1 + 0×5 + … + 2×2 = 12  (384 terms)'."""
+    keep = shown_terms(len(row))
+    terms = [f"{term(row[k], precision)}×{term(col[k], precision)}" for k in keep]
+    if len(keep) < len(row):
+        terms.insert(3, "…")
     if bias is not None and bias != 0:
         terms.append(term(bias, precision))
-    return f"{name} = {' + '.join(terms)} = {fmt(result, precision)}"
+    count = f"  ({len(row)} terms)" if len(keep) < len(row) else ""
+    return f"{name} = {' + '.join(terms)} = {fmt(result, precision)}{count}"
 
 
 def token_label(row_label: str) -> str:

@@ -27,7 +27,7 @@ from manim import (
 )
 from manim.constants import RESAMPLING_ALGORITHMS
 
-from .numbers import dot_product, fmt, token_label
+from .numbers import dot_product, fmt, shown_terms, token_label
 from .story import Story, interesting_cell
 
 SCHEMES = {
@@ -111,7 +111,7 @@ class AttentionStory(Scene):
         self.caption("… each token fetches its vocab row into X, the hidden states" + unknown)
         self.reveal(table, x[0], *[lab for lab in x[1][1:]])
         row_of = {tok: r for r, (tok, _) in enumerate(lookups)}
-        arrows = len(x.rows) == x.n and len(table.rows) == table.n  # both are grids of numbers
+        arrows = x.is_grid and table.is_grid  # rows to point at, not heatmaps
         for i, row in enumerate(x.rows):  # row by row, as each token fetches its vector (cuts: no copies)
             if i < len(shown):
                 chips[i][0].set_stroke(self.colors["accent"], width=3)
@@ -157,9 +157,9 @@ class AttentionStory(Scene):
         self.caption("2 · project: Q = X · W_q" + (" + b_q" if np.any(s.b["query"]) else ""))
         self.reveal(row, wait=0.3)
         i, j = interesting_cell(s.x, s.w["query"], s.q)
-        d = s.x.shape[1]
-        self.record([("hidden_states", i, k, s.x[i, k]) for k in range(d)]
-                    + [("w_query", k, j, s.w["query"][k, j]) for k in range(d)]
+        terms = shown_terms(s.x.shape[1])
+        self.record([("hidden_states", i, k, s.x[i, k]) for k in terms]
+                    + [("w_query", k, j, s.w["query"][k, j]) for k in terms]
                     + [("queries", i, j, s.q[i, j])] + ([("b_query", 0, j, s.b["query"][j])] if s.b["query"][j] else []))
         self.highlight_dot(x, i, w, j, q,
                            dot_product(f"Q[{i},{j}]", s.x[i], s.w["query"][:, j], s.q[i, j], self.precision,
@@ -183,8 +183,9 @@ class AttentionStory(Scene):
         self.reveal(self.equation(q, "·", kt, "=", sc), wait=0.3)
         i, j = interesting_cell(qh, kh.T, s.scores[head])
         off = head * s.d_head
-        self.record([("queries", i, off + k, qh[i, k]) for k in range(s.d_head)]
-                    + [("keys", j, off + k, kh[j, k]) for k in range(s.d_head)]
+        terms = shown_terms(s.d_head)
+        self.record([("queries", i, off + k, qh[i, k]) for k in terms]
+                    + [("keys", j, off + k, kh[j, k]) for k in terms]
                     + [(f"scores[{head}]", i, j, s.scores[head][i, j])])
         self.highlight_dot(q, i, kt, j, sc,
                            dot_product(f"score[{i},{j}]", qh[i], kh[j], s.scores[head][i, j], self.precision))
@@ -341,7 +342,11 @@ class AttentionStory(Scene):
         big = max(n, m) > MAX_TEXT_CELLS
         cell = min(0.6, 3.6 / max(n, m, 1)) if not final else min(1.0, 5.4 / max(n, m, 1))
         if big:
+            # each side as long as a grid's would be, up to the same bound: a 8 x 384 X (a real model's
+            # hidden states) is a readable block, not a hairline
+            side = 3.6 if not final else 5.4
             body = self.heatmap(self.cell_colors(values, kind, grey=True), cell)
+            body.stretch_to_fit_width(min(0.6 * m, side)).stretch_to_fit_height(min(0.48 * n, 0.8 * side))
             text_rows = [body]
         else:
             colors = [[WHITE if rgb is None else ("#000000" if _luma(rgb[i, j]) > 140 else WHITE)
@@ -378,7 +383,7 @@ class AttentionStory(Scene):
             group.add(bar.next_to(body, RIGHT, buff=0.15))
         heading = Text(title, font_size=20, color=self.colors["accent"]).next_to(group, UP, buff=0.15)
         out = Group(heading, group)
-        out.body, out.rows, out.n, out.m = body, text_rows, n, m
+        out.body, out.rows, out.n, out.m, out.is_grid = body, text_rows, n, m, not big
         return out
 
     def heatmap(self, rgb: np.ndarray, cell: float) -> ImageMobject:
@@ -400,7 +405,7 @@ class AttentionStory(Scene):
     def highlight_dot(self, a, i, b, j, product, text):
         """Outline row i of `a`, column j of `b` and product cell (i, j); write the arithmetic below."""
         marks = []
-        if a.n <= MAX_TEXT_CELLS and b.m <= MAX_TEXT_CELLS:
+        if a.is_grid and b.is_grid and product.is_grid:  # a heatmap has no cells to outline
             marks = [
                 SurroundingRectangle(a.body[i], color=self.colors["accent"], buff=0.03),
                 SurroundingRectangle(VGroup(*[row[j] for row in b.body]), color=self.colors["accent"], buff=0.03),
