@@ -9,18 +9,22 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(libcairo2-dev libpango1.0-dev pkg-config ffmpeg gcc python3-dev)
+# Only `./run.sh test` needs these: the gallery test opens results/index.html in a real headless browser.
+TEST_APT_PACKAGES=(chromium)
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 
-setup_system() {
+setup_system() {  # the Debian packages given as arguments, those missing installed
     local missing=()
-    for pkg in "${APT_PACKAGES[@]}"; do
+    for pkg in "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
     done
     # python3-dev is only needed for a Debian python; a pyenv/self-built python ships its headers.
-    if [ "${#missing[@]}" -eq 1 ] && [ "${missing[0]}" = python3-dev ] && \
+    if [[ " ${missing[*]} " == *" python3-dev "* ]] && \
         [ -f "$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ]; then
-        missing=()
+        local pkg rest=()
+        for pkg in "${missing[@]}"; do [ "$pkg" = python3-dev ] || rest+=("$pkg"); done
+        missing=("${rest[@]}")
     fi
     [ "${#missing[@]}" -eq 0 ] && return
     local sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
@@ -44,13 +48,14 @@ setup_python() {
     fi
 }
 
-setup() { setup_system; setup_python; }
+setup() { setup_system "${APT_PACKAGES[@]}"; setup_python; }
 
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
     setup) setup ;;
     sweep) setup; exec "$VENV/bin/snakemake" --cores 4 "$@" ;;
-    test) setup; exec "$VENV/bin/python" -m pytest "$@" ;;
+    test) setup_system "${APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}"; setup_python
+          exec "$VENV/bin/python" -m pytest "$@" ;;
     *) echo "usage: ./run.sh {sweep|test|setup} [args]" >&2; exit 2 ;;
 esac
