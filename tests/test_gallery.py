@@ -227,7 +227,7 @@ def test_gallery_in_headless_chromium(built_default, tmp_path):
 
 def report_data(report: zipfile.ZipFile, name: str):
     html = report.read("report/report.html").decode()
-    return json.loads(re.search(rf"var {name} = (.*);\n", html).group(1))
+    return json.loads(re.search(rf'<script id="{name}">\s*var {name} = (.*);\s*</script>', html).group(1))
 
 
 def test_report_zip_has_stills_and_summary_in_categories(built_copy):
@@ -248,7 +248,8 @@ def test_report_zip_has_stills_and_summary_in_categories(built_copy):
             assert paths == [f"results/{weights}/{prompt}/attention.png"]
             entry = results[paths[0]]
             assert entry["labels"] == {"weight setting": weights, "prompt": prompt}
-            assert f"<tt class=\"docutils literal\">{prompt}</tt>" in entry["caption"]
+            caption = re.sub(r"<[^>]+>", "", entry["caption"])
+            assert f"prompt {prompt} (" in caption and f"weight setting {weights}:" in caption
     assert sorted(Path(p).name for p in categories["Summary"][next(iter(categories["Summary"]))]) == [
         "summary.csv", "summary.html"]
     assert results["results/summary.csv"]["caption"].strip()
