@@ -40,7 +40,7 @@ def write_thumbnail(still, thumbnail) -> tuple[int, int]:
         image = image.convert("RGB")
         image.thumbnail((THUMBNAIL_WIDTH, THUMBNAIL_WIDTH * image.height // image.width or 1))
         with atomic_path(thumbnail) as tmp:
-            image.save(tmp, format="PNG", optimize=True)
+            image.save(tmp, format="PNG")  # optimize=True is 8x slower for ~20 % smaller files
         return image.size
 
 
