@@ -47,9 +47,9 @@ def most_attended(weights: torch.Tensor, row_labels: list[str], column_labels: l
     return " | ".join(f"h{h}: {text}" for h, text in enumerate(per_head))
 
 
-def combination_row(prompt: str, text: str, weights: str, options: dict, embed_pt, attend_pt, root) -> dict:
-    """One summary row from a combination's embed.pt and attend.pt; paths relative to `root`."""
-    hidden = read_stage(embed_pt)["hidden_states"]
+def combination_row(prompt: str, text: str, weights: str, options: dict, embed_pt, hidden: dict, attend_pt,
+                    root) -> dict:
+    """One summary row from a combination's hidden states (embed.pt) and attend.pt; paths relative to `root`."""
     attend = read_stage(attend_pt)
     scores, attention = attend["scores"]["tensor"], attend["attention"]
     folder = Path(attend_pt).parent
@@ -82,11 +82,12 @@ def build_summary(settings: dict, embed_pts: list, attend_pts: list, root) -> pd
     """settings = {"prompts": {id: text}, "weights": {name: attention options}}. A combination's
     attend.pt sits at <root>/<weights>/<prompt>/, a prompt's embed.pt at <...>/<prompt>/embed.pt."""
     embed_by_prompt = {Path(p).parent.name: p for p in embed_pts}
+    hidden = {prompt: read_stage(path)["hidden_states"] for prompt, path in embed_by_prompt.items()}  # once each
     rows = []
     for attend_pt in attend_pts:
         prompt, weights = Path(attend_pt).parent.name, Path(attend_pt).parent.parent.name
         rows.append(combination_row(prompt, settings["prompts"][prompt], weights, settings["weights"][weights],
-                                    embed_by_prompt[prompt], attend_pt, root))
+                                    embed_by_prompt[prompt], hidden[prompt], attend_pt, root))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
