@@ -257,3 +257,22 @@ def test_report_zip_has_stills_and_summary_in_categories(built_copy):
     seed_still = (built_copy / "results/seed/012/attention.png").read_bytes()
     assert seed_still in zipped.values()
 
+
+
+def test_heatmap_numbers_colours_and_long_prompts():
+    from attnpipe.gallery import RAMPS, heatmap_html
+    from attnpipe.stagefiles import record
+
+    # softmax: false leaves weights outside [0, 1]: coloured from their own minimum to maximum
+    labels = ["0:a", "1:b"]
+    weights = record(torch.tensor([[[-2.0, 0.5], [1.0, 3.0]]], dtype=torch.float64), labels, labels)
+    cells = re.findall(r'<td style="background:(#\w+);color:#\w+" title="([^"]*)">([^<]*)</td>',
+                       heatmap_html(weights, 2, RAMPS["default"]))
+    assert [text for _, _, text in cells] == ["−2", "0.5", "1", "3"]
+    assert cells[0][0] == RAMPS["default"][0] and cells[3][0] == RAMPS["default"][-1]
+    assert cells[1][1] == "0:a → 1:b: 0.5"
+    # above 12 tokens: colours only, every number still in the cell's title
+    labels = [f"{i}:t{i}" for i in range(13)]
+    uniform = record(torch.full((1, 13, 13), 1 / 13, dtype=torch.float64), labels, labels)
+    cells = re.findall(r'<td [^>]*title="[^"]*: ([^"]*)">([^<]*)</td>', heatmap_html(uniform, 2, RAMPS["default"]))
+    assert len(cells) == 169 and all(title == "0.08" and text == "" for title, text in cells)
