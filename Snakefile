@@ -9,6 +9,10 @@ min_version("9.0")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/numeric.smk"
 include: "workflow/rules/render.smk"
+include: "workflow/rules/summary.smk"
+
+
+report: "workflow/report/workflow.rst"
 
 
 rule all:

@@ -11,18 +11,22 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(libcairo2-dev libpango1.0-dev pkg-config ffmpeg gcc python3-dev)
+# Only `./run.sh test` needs these: the gallery test opens results/index.html in a real headless browser.
+TEST_APT_PACKAGES=(chromium)
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 
-setup_system() {
+setup_system() {  # the Debian packages given as arguments, those missing installed
     local missing=()
-    for pkg in "${APT_PACKAGES[@]}"; do
+    for pkg in "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
     done
     # python3-dev is only needed for a Debian python; a pyenv/self-built python ships its headers.
-    if [ "${#missing[@]}" -eq 1 ] && [ "${missing[0]}" = python3-dev ] && \
+    if [[ " ${missing[*]} " == *" python3-dev "* ]] && \
         [ -f "$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ]; then
-        missing=()
+        local pkg rest=()
+        for pkg in "${missing[@]}"; do [ "$pkg" = python3-dev ] || rest+=("$pkg"); done
+        missing=("${rest[@]}")
     fi
     [ "${#missing[@]}" -eq 0 ] && return
     local sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
@@ -53,13 +57,15 @@ setup_python() {
     echo "$(sha256sum pyproject.toml | cut -d' ' -f1) $extras" >"$VENV/.attnpipe-installed"
 }
 
-setup() { setup_system; setup_python "$1"; }
+setup() { setup_system "${APT_PACKAGES[@]}"; setup_python ""; }
+# the test suite also needs a browser (the gallery test) and the extras test,hf (the importer's test)
+setup_for_tests() { setup_system "${APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}"; setup_python test,hf; }
 
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
-    setup) setup test,hf ;;
-    sweep) setup ""; exec "$VENV/bin/snakemake" --cores 4 "$@" ;;
-    test) setup test,hf; exec "$VENV/bin/python" -m pytest "$@" ;;
+    setup) setup_for_tests ;;
+    sweep) setup; exec "$VENV/bin/snakemake" --cores 4 "$@" ;;
+    test) setup_for_tests; exec "$VENV/bin/python" -m pytest "$@" ;;
     *) echo "usage: ./run.sh {sweep|test|setup} [args]" >&2; exit 2 ;;
 esac

@@ -79,7 +79,8 @@ def snapshot(folder: Path) -> dict:
 def built_default(tmp_path_factory) -> Path:
     """The default config, swept once for the whole session. Copy it before changing anything."""
     workdir = copy_workflow(tmp_path_factory.mktemp("built") / "wf")
-    snakemake(workdir, "--cores", "2", check=True)
+    proc = snakemake(workdir, "--cores", "2", check=True)
+    (workdir.parent / "sweep-terminal.txt").write_text(proc.stdout + proc.stderr)  # what a user's terminal shows
     return workdir
 
 

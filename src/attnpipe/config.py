@@ -20,7 +20,8 @@ import yaml
 from . import embedding, matrices, tokens
 from .schema import StructureError, check_structure
 
-RESERVED_NAMES = {"embeddings"}  # results/embeddings/ holds the per-prompt stage
+# results/embeddings/ holds the per-prompt stage; the others are files in results/ itself
+RESERVED_NAMES = {"embeddings", "summary.csv", "summary.html", "index.html"}
 RENDER_DEFAULTS = {"preset": "preview", "precision": 2, "scheme": "default"}
 ATTENTION_DEFAULTS = {"scale": "1/sqrt(d_head)", "causal": False, "softmax": True, "heads": 1}
 PROJECTIONS = ("query", "key", "value")

@@ -41,7 +41,7 @@ wildcard_constraints:
 # A stage's code version covers its module and every attnpipe module it imports.
 CODE = {
     stage: code_version(f"attnpipe.stages.{stage}")
-    for stage in ("embed", "weights", "project", "attend", "render")
+    for stage in ("embed", "weights", "project", "attend", "render", "summary", "gallery")
 }
 
 # Each stage writes <stage>.pt (all its tensors) and one CSV per tensor.
@@ -90,6 +90,24 @@ def get_render_settings(wildcards):
     return SWEEP.render_settings(wildcards.weights, wildcards.prompt)
 
 
+def get_summary_settings():
+    # What the table shows besides stage-file numbers: prompt texts and attention options.
+    return {
+        "prompts": {pid: prompt.text for pid, prompt in SWEEP.prompts.items()},
+        "weights": {name: SWEEP.attend_settings(name) for name in WEIGHTS},
+    }
+
+
+def get_gallery_settings():
+    # The heatmaps' numbers and colours follow the videos' render options.
+    return {key: SWEEP.render[key] for key in ("precision", "scheme")}
+
+
+def get_combination_files(name):
+    """results/<weights>/<prompt>/<name> for every combination, weight settings outermost."""
+    return [f"results/{weights}/{prompt}/{name}" for weights in WEIGHTS for prompt in PROMPTS]
+
+
 def get_numeric_outputs():
     # Every stage file: a job reruns when any file the sweep promises is missing.
     files = [
@@ -102,7 +120,7 @@ def get_numeric_outputs():
         for prompt in PROMPTS:
             for stage in ("project", "attend"):
                 files += stage_files(f"results/{weights}/{prompt}", stage).values()
-    return files
+    return files + ["results/summary.csv"]
 
 
 def get_final_outputs():
@@ -112,4 +130,4 @@ def get_final_outputs():
         for prompt in PROMPTS
         for ext in ("mp4", "png")
     ]
-    return get_numeric_outputs() + videos
+    return get_numeric_outputs() + videos + ["results/index.html"]

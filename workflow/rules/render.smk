@@ -10,7 +10,13 @@ rule render:
         attend="results/{weights}/{prompt}/attend.pt",
     output:
         video="results/{weights}/{prompt}/attention.mp4",
-        still="results/{weights}/{prompt}/attention.png",
+        still=report(
+            "results/{weights}/{prompt}/attention.png",
+            caption="../report/still.rst",
+            category="{weights}",
+            subcategory="{prompt}",
+            labels={"weight setting": "{weights}", "prompt": "{prompt}"},
+        ),
     params:
         settings=get_render_settings,
         code=CODE["render"],

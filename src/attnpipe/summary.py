@@ -1,0 +1,108 @@
+"""The sweep at a glance: one row per prompt x weight setting, every number read from its stage files.
+
+Statistics over the saved tensors (never recomputed from the config):
+  max_score, min_score  largest and smallest raw score Q·Kᵀ over every head and cell (before scaling
+                        and the causal mask)
+  mean_entropy          mean over heads and query rows of the attention row's entropy -Σ p·ln p (nats);
+                        empty when the weights are not probabilities (softmax: false)
+  most_attended         per head, each query token's key with the largest weight (the first on a tie):
+                        "0:the→1:cat; 1:cat→1:cat", heads as "h0: …; … | h1: …"
+Paths are relative to the summary's own folder (results/), like the links of results/index.html.
+"""
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from .stagefiles import atomic_path, read_stage
+
+# The CSVs of one combination, in pipeline order: the prompt's hidden states, then its own stages.
+COMBINATION_CSVS = ["queries", "keys", "values", "scores", "scaled_scores", "attention", "output"]
+COLUMNS = [
+    "prompt", "text", "weights", "n_tokens", "d_model", "heads", "scale", "causal", "softmax",
+    "max_score", "min_score", "mean_entropy", "most_attended", "video", "still",
+    "hidden_states_csv", *(f"{name}_csv" for name in COMBINATION_CSVS),
+]
+PROBABILITY_TOLERANCE = 1e-9
+
+
+def mean_row_entropy(weights: torch.Tensor) -> float:
+    """Mean entropy (nats) of the rows of (heads, T, T) attention weights; NaN unless every row is a distribution."""
+    rows_sum_to_one = torch.allclose(weights.sum(-1), torch.ones_like(weights[..., 0]), atol=PROBABILITY_TOLERANCE)
+    if (weights < 0).any() or not rows_sum_to_one:
+        return float("nan")
+    return float((-torch.xlogy(weights, weights).sum(-1)).mean())
+
+
+def most_attended(weights: torch.Tensor, row_labels: list[str], column_labels: list[str]) -> str:
+    """'query→key' per row (argmax, first on ties); heads prefixed 'h<i>: ' and joined by ' | ' when more than one."""
+    per_head = [
+        "; ".join(f"{row_labels[i]}→{column_labels[j]}" for i, j in enumerate(head.argmax(-1).tolist()))
+        for head in weights
+    ]
+    if len(per_head) == 1:
+        return per_head[0]
+    return " | ".join(f"h{h}: {text}" for h, text in enumerate(per_head))
+
+
+def combination_row(prompt: str, text: str, weights: str, options: dict, embed_pt, hidden: dict, attend_pt,
+                    root) -> dict:
+    """One summary row from a combination's hidden states (embed.pt) and attend.pt; paths relative to `root`."""
+    attend = read_stage(attend_pt)
+    scores, attention = attend["scores"]["tensor"], attend["attention"]
+    folder = Path(attend_pt).parent
+
+    def rel(path) -> str:
+        return Path(os.path.relpath(path, root)).as_posix()
+
+    return {
+        "prompt": prompt,
+        "text": text,
+        "weights": weights,
+        "n_tokens": len(attention["row_labels"]),
+        "d_model": hidden["tensor"].shape[1],
+        "heads": attention["tensor"].shape[0],
+        "scale": options["scale"],
+        "causal": options["causal"],
+        "softmax": options["softmax"],
+        "max_score": float(scores.max()),
+        "min_score": float(scores.min()),
+        "mean_entropy": mean_row_entropy(attention["tensor"]),
+        "most_attended": most_attended(attention["tensor"], attention["row_labels"], attention["column_labels"]),
+        "video": rel(folder / "attention.mp4"),
+        "still": rel(folder / "attention.png"),
+        "hidden_states_csv": rel(Path(embed_pt).parent / "hidden_states.csv"),
+        **{f"{name}_csv": rel(folder / f"{name}.csv") for name in COMBINATION_CSVS},
+    }
+
+
+def build_summary(settings: dict, embed_pts: list, attend_pts: list, root) -> pd.DataFrame:
+    """settings = {"prompts": {id: text}, "weights": {name: attention options}}. A combination's
+    attend.pt sits at <root>/<weights>/<prompt>/, a prompt's embed.pt at <...>/<prompt>/embed.pt."""
+    embed_by_prompt = {Path(p).parent.name: p for p in embed_pts}
+    hidden = {prompt: read_stage(path)["hidden_states"] for prompt, path in embed_by_prompt.items()}  # once each
+    rows = []
+    for attend_pt in attend_pts:
+        prompt, weights = Path(attend_pt).parent.name, Path(attend_pt).parent.parent.name
+        rows.append(combination_row(prompt, settings["prompts"][prompt], weights, settings["weights"][weights],
+                                    embed_by_prompt[prompt], hidden[prompt], attend_pt, root))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def write_summary(frame: pd.DataFrame, csv_path, html_path) -> None:
+    """summary.csv (floats round-trip exactly) and the same table as a plain HTML page (for the report)."""
+    with atomic_path(csv_path) as tmp:
+        frame.to_csv(tmp, index=False)
+    table = frame.to_html(index=False, na_rep="", border=0, classes="summary")
+    page = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>attnpipe summary</title>'
+        "<style>body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
+        "th,td{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}"
+        "th{background:#eee;position:sticky;top:0}</style></head>\n"
+        f"<body><h1>attnpipe sweep summary</h1><p>{len(frame)} combinations; paths relative to results/.</p>\n"
+        f"{table}\n</body></html>\n"
+    )
+    with atomic_path(html_path) as tmp:
+        Path(tmp).write_text(page, encoding="utf-8")

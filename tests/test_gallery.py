@@ -1,0 +1,278 @@
+"""The sweep at a glance: summary.csv against the stage CSVs, index.html in real headless Chromium,
+`snakemake --report report.zip`, progress in the terminal, and when the summary and page are rebuilt."""
+
+import json
+import math
+import re
+import struct
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from cdp import Browser, chromium_path
+from conftest import read_config, snakemake, write_config
+
+from attnpipe.render.numbers import fmt
+from attnpipe.summary import mean_row_entropy, most_attended
+from attnpipe.tokens import derive_id
+
+PROMPTS = ["012", "2024", "31415926", "the-cat"]
+WEIGHTS = ["seed", "identity", "seed-causal", "random", "two-heads"]
+
+
+def read_summary(workdir) -> pd.DataFrame:
+    return pd.read_csv(workdir / "results/summary.csv", dtype={"prompt": str, "text": str, "weights": str})
+
+
+def per_head(frame: pd.DataFrame) -> list[pd.DataFrame]:
+    """A stage CSV of (heads, T, T) split back into heads (rows 'h<i>/<label>' when more than one)."""
+    if not str(frame.index[0]).startswith("h0/"):
+        return [frame]
+    heads = sorted({label.split("/", 1)[0] for label in frame.index}, key=lambda h: int(h[1:]))
+    return [frame[frame.index.str.startswith(f"{h}/")].rename(index=lambda s: s.split("/", 1)[1]) for h in heads]
+
+
+def test_summary_has_one_row_per_combination_with_its_config(built_default):
+    summary = read_summary(built_default)
+    cfg = read_config(built_default)
+    assert [(w, p) for w, p in zip(summary["weights"], summary["prompt"])] == [(w, p) for w in WEIGHTS for p in PROMPTS]
+    texts = {p if isinstance(p, str) else p.get("id") or derive_id(p["text"]): p if isinstance(p, str) else p["text"]
+             for p in cfg["prompts"]}
+    for row in summary.itertuples():
+        options = {"scale": "1/sqrt(d_head)", "causal": False, "softmax": True, **cfg["weights"][row.weights].get(
+            "attention", {})}
+        assert row.text == texts[row.prompt]
+        assert (row.scale, row.causal, row.softmax) == (options["scale"], options["causal"], options["softmax"])
+
+
+def test_summary_numbers_are_the_stage_csvs(built_default):
+    results = built_default / "results"
+    summary = read_summary(built_default)
+    assert len(summary) == 20
+    for row in summary.itertuples():
+        scores = per_head(pd.read_csv(results / row.scores_csv, index_col=0))
+        attention = per_head(pd.read_csv(results / row.attention_csv, index_col=0))
+        hidden = pd.read_csv(results / row.hidden_states_csv, index_col=0)
+        assert row.heads == len(attention) == len(scores)
+        assert row.n_tokens == len(attention[0]) == len(hidden)
+        assert row.d_model == hidden.shape[1]
+        # the CSVs hold exact values (repr), and so does summary.csv: max and min must be equal, not close
+        assert row.max_score == max(head.to_numpy().max() for head in scores)
+        assert row.min_score == min(head.to_numpy().min() for head in scores)
+        entropies = [-(np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0)).sum() for head in attention
+                     for p in head.to_numpy()]
+        assert math.isclose(row.mean_entropy, np.mean(entropies), rel_tol=1e-12)
+        argmax = [[f"{q}→{head.columns[np.argmax(w)]}" for q, w in zip(head.index, head.to_numpy())]
+                  for head in attention]
+        expected = "; ".join(argmax[0]) if len(argmax) == 1 else " | ".join(
+            f"h{h}: {'; '.join(pairs)}" for h, pairs in enumerate(argmax))
+        assert row.most_attended == expected
+        for path in (row.video, row.still, *(getattr(row, c) for c in summary.columns if c.endswith("_csv"))):
+            assert (results / path).is_file(), path
+
+
+def test_summary_statistics_of_a_non_distribution():
+    # softmax: false leaves weights that are not probabilities: no entropy, argmax still defined
+    weights = torch.tensor([[[0.5, -1.0], [2.0, 2.0]]], dtype=torch.float64)
+    assert math.isnan(mean_row_entropy(weights))
+    assert most_attended(weights, ["0:a", "1:b"], ["0:a", "1:b"]) == "0:a→0:a; 1:b→0:a"
+    uniform = torch.full((2, 3, 3), 1 / 3, dtype=torch.float64)
+    assert math.isclose(mean_row_entropy(uniform), math.log(3))
+
+
+def planned_rules(workdir) -> list[str]:
+    """Rule names of the jobs `snakemake -n` would run (with repeats), `all` left out."""
+    proc = snakemake(workdir, "-n", "--cores", "2", check=True)
+    return sorted(m.group(1) for m in re.finditer(r"^(?:local)?rule (\w+):$", proc.stdout + proc.stderr, re.M)
+                  if m.group(1) != "all")
+
+
+def test_summary_and_page_update_when_a_combination_changes_and_only_then(built_copy):
+    assert planned_rules(built_copy) == []
+    cfg = read_config(built_copy)
+    cfg["weights"]["seed-causal"]["attention"]["causal"] = False  # one weight setting's attention changes
+    write_config(built_copy, cfg)
+    assert planned_rules(built_copy) == sorted(["attend"] * 4 + ["render"] * 4 + ["summary", "gallery"])
+    before = read_summary(built_copy)
+    snakemake(built_copy, "numeric", "--cores", "2", check=True)  # the stage files and the summary, no videos
+    after = read_summary(built_copy)
+    changed = before.compare(after).index
+    assert set(after.loc[changed, "weights"]) == {"seed-causal"} and len(changed) == 4
+    assert not after.loc[after["weights"] == "seed-causal", "causal"].any()
+    assert planned_rules(built_copy) == sorted(["render"] * 4 + ["gallery"])  # the summary is up to date
+
+
+def test_render_option_reruns_the_page_but_not_the_summary(built_copy):
+    cfg = read_config(built_copy)
+    cfg.setdefault("render", {})["precision"] = 3
+    write_config(built_copy, cfg)
+    assert planned_rules(built_copy) == sorted(["render"] * 20 + ["gallery"])
+
+
+def test_sweep_terminal_shows_snakemake_progress_not_manim(built_default):
+    terminal = (built_default.parent / "sweep-terminal.txt").read_text()
+    steps = re.findall(r"^(\d+) of (\d+) steps \(\d+%\) done$", terminal, re.M)
+    assert steps and steps[-1][0] == steps[-1][1] and len(steps) == int(steps[-1][1])
+    for manim_trace in ("Animation ", "it/s]", "%|", "\r", "File ready at", "Rendered AttentionStory"):
+        assert manim_trace not in terminal
+    log = (built_default / "logs/render/seed/012.log").read_text()
+    assert "rendered seed/012" in log
+
+
+class Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links = []
+
+    def handle_starttag(self, tag, attrs):
+        self.links += [value for name, value in attrs if name in ("href", "src") and value]
+
+
+def test_page_is_offline_and_every_link_resolves(built_default):
+    page = built_default / "results/index.html"
+    parser = Links()
+    parser.feed(page.read_text(encoding="utf-8"))
+    assert len(parser.links) > 20 * 10
+    for link in parser.links:
+        assert not re.match(r"^[a-z]+:|^/", link), link  # relative: no http(s), file or absolute paths
+        assert (page.parent / link).is_file(), link
+    assert sorted(Path(link).name for link in parser.links if link.endswith("thumbnail.png")) == ["thumbnail.png"] * 20
+
+
+def test_gallery_colours_are_the_scene_colours():
+    from attnpipe.gallery import RAMPS
+    from attnpipe.render.scene import SCHEMES
+
+    assert RAMPS == {name: scheme["low"] for name, scheme in SCHEMES.items()}
+
+
+def png_size(path) -> tuple[int, int]:
+    data = Path(path).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+LOAD_THUMBNAILS = """(async () => {
+  const images = [...document.querySelectorAll("td.cell img")];
+  for (const img of images) { img.scrollIntoView(); await img.decode(); }
+  window.scrollTo(0, 0);
+  document.querySelector("main").scrollLeft = 0;
+  return images.map(img => [img.getAttribute("src"), img.naturalWidth, img.naturalHeight]);
+})()"""
+
+PLAY_FIRST = """(async () => {
+  document.querySelector('td.cell[data-weights="seed"][data-prompt="012"] a.play').click();
+  const video = document.querySelector("#player video");
+  const deadline = Date.now() + 20000;
+  while (Date.now() < deadline && !(video.readyState >= 1 && video.currentTime > 0.3)) {
+    await new Promise(resolve => setTimeout(resolve, 100));
+  }
+  return {open: document.getElementById("player").open, src: video.currentSrc, readyState: video.readyState,
+          currentTime: video.currentTime, error: video.error && video.error.message, width: video.videoWidth,
+          status: document.querySelector("#player .status").textContent,
+          links: [...document.querySelectorAll("#player .files a")].map(a => a.getAttribute("href"))};
+})()"""
+
+HEATMAP = """[...document.querySelectorAll('td.cell[data-weights="two-heads"][data-prompt="012"] table.heatmap')]
+  .map(t => [...t.querySelectorAll("td")].filter(td => td.getBoundingClientRect().height > 0).map(td => td.innerText))"""
+
+FILTER = """(() => {
+  const box = (name, value) => document.querySelector(`input[name="${name}"][value="${value}"]`);
+  const visible = () => [...document.querySelectorAll("td.cell")]
+      .filter(c => c.offsetParent !== null).length;
+  const seen = [visible()];
+  box("weights", "seed").click(); seen.push(visible());
+  box("prompt", "the-cat").click(); seen.push(visible());
+  document.querySelector('button[data-set="prompt"][data-on="0"]').click(); seen.push(visible());
+  document.querySelector('button[data-set="prompt"][data-on="1"]').click();
+  box("weights", "seed").click(); seen.push(visible());
+  return [seen, document.getElementById("shown").textContent];
+})()"""
+
+
+def test_gallery_in_headless_chromium(built_default, tmp_path):
+    assert chromium_path(), "Debian's chromium is needed (./run.sh test installs it)"
+    page = built_default / "results/index.html"
+    with Browser(tmp_path / "profile") as browser:
+        browser.navigate(page.as_uri())
+        thumbnails = browser.evaluate(LOAD_THUMBNAILS, timeout=60)
+        assert len(thumbnails) == 20
+        for src, width, height in thumbnails:
+            assert (width, height) == png_size(page.parent / src) and width > 0, src
+        browser.screenshot(tmp_path / "gallery.png")
+
+        (seen, shown) = browser.evaluate(FILTER)
+        assert seen == [20, 16, 12, 0, 20] and shown == "20 of 20 combinations shown"
+
+        attention = torch.load(built_default / "results/two-heads/012/attend.pt", weights_only=True)["attention"]
+        expected = [[fmt(v, 2) for row in head for v in row] for head in attention["tensor"].tolist()]
+        assert browser.evaluate(HEATMAP) == expected  # the numbers of attend.pt, readable without the video
+
+        played = browser.evaluate(PLAY_FIRST, timeout=60)
+        browser.screenshot(tmp_path / "player.png")
+        assert played["open"] and played["src"].endswith("/results/seed/012/attention.mp4")
+        assert played["readyState"] >= 1 and played["error"] is None and played["status"] == "", played
+        assert played["width"] == 640 and played["currentTime"] > 0.3, played  # it decodes and plays the H.264
+        assert "seed/012/attention.csv" in played["links"] and "seed/012/scores.csv" in played["links"]
+
+        assert browser.console_errors() == []
+        assert all(url.startswith(("file://", "data:")) for url in browser.requested_urls())
+    for shot in ("gallery.png", "player.png"):
+        width, height = png_size(tmp_path / shot)
+        assert width >= 800 and height >= 600
+
+
+def report_data(report: zipfile.ZipFile, name: str):
+    html = report.read("report/report.html").decode()
+    return json.loads(re.search(rf'<script id="{name}">\s*var {name} = (.*);\s*</script>', html).group(1))
+
+
+def test_report_zip_has_stills_and_summary_in_categories(built_copy):
+    snakemake(built_copy, "--report", "report.zip", "--cores", "1", check=True)
+    with zipfile.ZipFile(built_copy / "report.zip") as report:
+        names = report.namelist()
+        assert "report/report.html" in names
+        stills = [n for n in names if n.endswith("/attention.png")]
+        assert len(stills) == 20
+        assert any(n.endswith("/summary.csv") for n in names) and any(n.endswith("/summary.html") for n in names)
+        categories = report_data(report, "categories")
+        results = report_data(report, "results")
+        zipped = {Path(n).parent.name: report.read(n) for n in stills}
+    assert set(categories) == {*WEIGHTS, "Summary"}
+    for weights in WEIGHTS:
+        assert set(categories[weights]) == set(PROMPTS)
+        for prompt, paths in categories[weights].items():
+            assert paths == [f"results/{weights}/{prompt}/attention.png"]
+            entry = results[paths[0]]
+            assert entry["labels"] == {"weight setting": weights, "prompt": prompt}
+            caption = re.sub(r"<[^>]+>", "", entry["caption"])
+            assert f"prompt {prompt} (" in caption and f"weight setting {weights}:" in caption
+    assert sorted(Path(p).name for p in categories["Summary"][next(iter(categories["Summary"]))]) == [
+        "summary.csv", "summary.html"]
+    assert results["results/summary.csv"]["caption"].strip()
+    # the zip carries the stills themselves
+    seed_still = (built_copy / "results/seed/012/attention.png").read_bytes()
+    assert seed_still in zipped.values()
+
+
+
+def test_heatmap_numbers_colours_and_long_prompts():
+    from attnpipe.gallery import RAMPS, heatmap_html
+    from attnpipe.stagefiles import record
+
+    # softmax: false leaves weights outside [0, 1]: coloured from their own minimum to maximum
+    labels = ["0:a", "1:b"]
+    weights = record(torch.tensor([[[-2.0, 0.5], [1.0, 3.0]]], dtype=torch.float64), labels, labels)
+    cells = re.findall(r'<td style="background:(#\w+);color:#\w+" title="([^"]*)">([^<]*)</td>',
+                       heatmap_html(weights, 2, RAMPS["default"]))
+    assert [text for _, _, text in cells] == ["−2", "0.5", "1", "3"]
+    assert cells[0][0] == RAMPS["default"][0] and cells[3][0] == RAMPS["default"][-1]
+    assert cells[1][1] == "0:a → 1:b: 0.5"
+    # above 12 tokens: colours only, every number still in the cell's title
+    labels = [f"{i}:t{i}" for i in range(13)]
+    uniform = record(torch.full((1, 13, 13), 1 / 13, dtype=torch.float64), labels, labels)
+    cells = re.findall(r'<td [^>]*title="[^"]*: ([^"]*)">([^<]*)</td>', heatmap_html(uniform, 2, RAMPS["default"]))
+    assert len(cells) == 169 and all(title == "0.08" and text == "" for title, text in cells)
