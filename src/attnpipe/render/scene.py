@@ -174,7 +174,7 @@ class AttentionStory(Scene):
 
     def step_scores(self, head: int):
         s = self.story
-        tag = f" (head {head + 1} of {s.heads})" if s.heads > 1 else ""
+        tag = self.head_tag(head)
         qh, kh = s.head_columns(s.q, head), s.head_columns(s.k, head)
         q = self.matrix("Q" + tag, qh, s.tokens, None, source="queries", col_offset=head * s.d_head)
         kt = self.matrix("Kᵀ", kh.T, None, s.tokens, source="keys.T", row_offset=head * s.d_head)
@@ -209,7 +209,7 @@ class AttentionStory(Scene):
             self.caption("4 · " + " → ".join(t for t, *_ in steps))
             self.reveal(self.equation(*[p for part in parts for p in (part, "→")][:-1]), wait=1.0)
             self.clear_stage()
-        tag = f" (head {head + 1} of {s.heads})" if s.heads > 1 else ""
+        tag = self.head_tag(head)
         a = self.matrix("weights" + tag, s.attn[head], s.tokens, s.tokens, kind="probability", source=f"attention[{head}]")
         vh = self.matrix("V", s.head_columns(s.v, head), s.tokens, None, source="values", col_offset=head * s.d_head)
         out = self.matrix("output", s.head_columns(s.output, head), s.tokens, None, source="output",
@@ -220,7 +220,7 @@ class AttentionStory(Scene):
 
     def step_final(self):
         s = self.story
-        maps = [self.matrix(f"head {h + 1}" if s.heads > 1 else "attention weights", s.attn[h], s.tokens, s.tokens,
+        maps = [self.matrix(f"head {h}" if s.heads > 1 else "attention weights", s.attn[h], s.tokens, s.tokens,
                             kind="probability", source=f"attention[{h}]", final=True) for h in s.show_heads]
         group = Group(*maps)
         if len(maps) > 3:  # small multiples in a grid, not a strip of tiny maps
@@ -239,6 +239,10 @@ class AttentionStory(Scene):
         self.reveal(body, rows, wait=2.0)  # the last frame holds the result: no fade-out
 
     # ---- helpers ------------------------------------------------------------------------------
+
+    def head_tag(self, head: int) -> str:
+        # numbered from 0, as in the config (render: {heads}), the CSVs (h0/…) and the gallery
+        return f" (head {head} of 0–{self.story.heads - 1})" if self.story.heads > 1 else ""
 
     def pause(self, seconds: float):
         self.wait(seconds * self.pace)
