@@ -11,6 +11,12 @@ include: "workflow/rules/numeric.smk"
 include: "workflow/rules/render.smk"
 
 
+# Targets that only collect files: never sent to a cluster.
+localrules:
+    all,
+    numeric,
+
+
 rule all:
     input:
         get_final_outputs(),

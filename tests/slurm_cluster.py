@@ -1,0 +1,188 @@
+"""A throw-away single-node SLURM cluster on 127.0.0.1 for tests and benchmarks (root only).
+
+Debian's `munge slurmctld slurmd slurm-client` run without systemd or cgroups: munge with its own key and
+socket, slurmctld and slurmd in the foreground (`-D`) as background processes, process tracking by
+/proc (`proctrack/linuxproc`), no task plugin, no accounting. Everything lives in one folder; the
+config is linked at /etc/slurm/slurm.conf because the `srun` inside a job drops SLURM_CONF. `stop()`
+ends exactly the daemons `start()` started (by PID) and restores whatever was at /etc/slurm/slurm.conf.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+SLURM_CONF = Path("/etc/slurm/slurm.conf")
+BINARIES = ["munged", "slurmctld", "slurmd", "sbatch", "squeue", "srun", "sinfo", "scontrol"]
+
+
+def missing_requirements() -> str | None:
+    """Why this machine cannot host the cluster, or None."""
+    if os.geteuid() != 0:
+        return "needs root (daemons, /etc/slurm/slurm.conf)"
+    missing = [b for b in BINARIES if shutil.which(b) is None]
+    if missing:
+        return f"SLURM/munge binaries absent: {', '.join(missing)} (./run.sh test installs them)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _memory_mb() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) // 1024
+    raise RuntimeError("no MemTotal in /proc/meminfo")
+
+
+class SlurmCluster:
+    def __init__(self, folder: Path, cpus: int | None = None, min_job_age: int = 300):
+        self.folder = Path(folder)
+        self.node = socket.gethostname().split(".")[0]
+        self.cpus = cpus or os.cpu_count()
+        self.min_job_age = min_job_age  # squeue forgets a job MinJobAge s after it ends
+        self.processes: dict[str, subprocess.Popen] = {}
+        self._saved_conf: Path | None = None
+        self._linked = False
+
+    # --- set-up -----------------------------------------------------------------------------------------
+    def _write_files(self) -> None:
+        f = self.folder
+        for sub in ("munge", "state", "spool", "log"):
+            (f / sub).mkdir(parents=True, exist_ok=True)
+        (f / "munge").chmod(0o755)  # munged refuses a socket folder others may write to
+        key = f / "munge/munge.key"
+        key.write_bytes(os.urandom(1024))
+        key.chmod(0o400)
+        self.munge_socket = f / "munge/munge.socket"
+        conf = f"""\
+ClusterName=attnpipe-test
+SlurmctldHost={self.node}(127.0.0.1)
+SlurmctldPort={_free_port()}
+SlurmdPort={_free_port()}
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket={self.munge_socket}
+StateSaveLocation={f / "state"}
+SlurmdSpoolDir={f / "spool"}
+SlurmctldPidFile={f / "slurmctld.pid"}
+SlurmdPidFile={f / "slurmd.pid"}
+SlurmctldLogFile={f / "log/slurmctld.log"}
+SlurmdLogFile={f / "log/slurmd.log"}
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+SchedulerType=sched/backfill
+MpiDefault=none
+ReturnToService=2
+MinJobAge={self.min_job_age}
+SlurmctldTimeout=30
+SlurmdTimeout=30
+NodeName={self.node} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={_memory_mb() * 9 // 10} State=UNKNOWN
+PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+"""
+        self.conf = f / "slurm.conf"
+        self.conf.write_text(conf)
+
+    def _link_conf(self) -> None:
+        SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
+        if SLURM_CONF.exists() or SLURM_CONF.is_symlink():
+            self._saved_conf = self.folder / "slurm.conf.saved"
+            os.rename(SLURM_CONF, self._saved_conf)
+        SLURM_CONF.symlink_to(self.conf)
+        self._linked = True
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        log = open(self.folder / f"log/{name}.out", "wb")
+        self.processes[name] = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, "SLURM_CONF": str(self.conf)}, start_new_session=True,
+        )
+        log.close()
+
+    def _wait(self, what: str, ready, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, proc in self.processes.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited ({proc.returncode}) while waiting for {what}:\n{self.logs()}")
+            if ready():
+                return
+            time.sleep(0.3)
+        raise RuntimeError(f"timed out after {timeout} s waiting for {what}:\n{self.logs()}")
+
+    def _node_idle(self) -> bool:
+        proc = subprocess.run(["sinfo", "--noheader", "--format=%t"], capture_output=True, text=True)
+        return proc.returncode == 0 and proc.stdout.strip() == "idle"
+
+    def start(self) -> "SlurmCluster":
+        try:
+            self._write_files()
+            self._link_conf()
+            f = self.folder
+            self._spawn("munged", [
+                "munged", "--foreground", "--force", f"--socket={self.munge_socket}",
+                f"--key-file={f / 'munge/munge.key'}", f"--pid-file={f / 'munge/munged.pid'}",
+                f"--seed-file={f / 'munge/munged.seed'}", f"--log-file={f / 'log/munged.log'}",
+            ])
+            self._wait("munge socket", self.munge_socket.exists)
+            self._spawn("slurmctld", ["slurmctld", "-D", "-i", "-f", str(self.conf)])
+            self._spawn("slurmd", ["slurmd", "-D", "-N", self.node, "-f", str(self.conf)])
+            self._wait("node idle", self._node_idle)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    # --- tear-down --------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop every daemon started here, by PID (slurmd first, munge last), and restore slurm.conf."""
+        for name in ("slurmd", "slurmctld", "munged"):
+            proc = self.processes.pop(name, None)
+            if proc is None or proc.poll() is not None:
+                continue
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._linked:
+            SLURM_CONF.unlink(missing_ok=True)
+            self._linked = False
+            if self._saved_conf is not None:
+                os.rename(self._saved_conf, SLURM_CONF)
+                self._saved_conf = None
+
+    def logs(self) -> str:
+        parts = []
+        for p in sorted((self.folder / "log").glob("*")):
+            parts.append(f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:])
+        return "\n".join(parts)
+
+    def jobs(self) -> list[dict]:
+        """Every job slurmctld still remembers (MinJobAge): id, name, state, comment."""
+        proc = subprocess.run(
+            ["squeue", "--states=all", "--noheader", "--format=%i|%j|%T|%k"],
+            capture_output=True, text=True, check=True,
+        )
+        rows = [line.split("|", 3) for line in proc.stdout.splitlines() if line.strip()]
+        return [dict(zip(("id", "name", "state", "comment"), row)) for row in rows]
+
+    def __enter__(self) -> "SlurmCluster":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
