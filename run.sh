@@ -9,12 +9,14 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(libcairo2-dev libpango1.0-dev pkg-config ffmpeg gcc python3-dev)
+# Only for `./run.sh test`: tests/test_slurm.py runs the sweep on a single-node SLURM cluster.
+TEST_APT_PACKAGES=(slurmctld slurmd slurm-client munge)
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 
-setup_system() {
+setup_system() {  # args: Debian packages
     local missing=()
-    for pkg in "${APT_PACKAGES[@]}"; do
+    for pkg in "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
     done
     # python3-dev is only needed for a Debian python; a pyenv/self-built python ships its headers.
@@ -44,13 +46,13 @@ setup_python() {
     fi
 }
 
-setup() { setup_system; setup_python; }
+setup() { setup_system "${APT_PACKAGES[@]}" "$@"; setup_python; }
 
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
     setup) setup ;;
     sweep) setup; exec "$VENV/bin/snakemake" --cores 4 "$@" ;;
-    test) setup; exec "$VENV/bin/python" -m pytest "$@" ;;
+    test) setup "${TEST_APT_PACKAGES[@]}"; exec "$VENV/bin/python" -m pytest "$@" ;;
     *) echo "usage: ./run.sh {sweep|test|setup} [args]" >&2; exit 2 ;;
 esac

@@ -7,7 +7,9 @@ config is linked at /etc/slurm/slurm.conf because the `srun` inside a job drops 
 ends exactly the daemons `start()` started (by PID) and restores whatever was at /etc/slurm/slurm.conf.
 """
 
+import fcntl
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -16,7 +18,9 @@ import time
 from pathlib import Path
 
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
-BINARIES = ["munged", "slurmctld", "slurmd", "sbatch", "squeue", "srun", "sinfo", "scontrol"]
+LOCK = Path("/tmp/attnpipe-slurm-cluster.lock")  # one cluster at a time: they share /etc/slurm/slurm.conf
+ACTIVE = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED"}
+BINARIES = ["munged", "slurmctld", "slurmd", "sbatch", "squeue", "srun", "sinfo", "scontrol", "scancel"]
 
 
 def missing_requirements() -> str | None:
@@ -46,11 +50,13 @@ class SlurmCluster:
     def __init__(self, folder: Path, cpus: int | None = None, min_job_age: int = 300):
         self.folder = Path(folder)
         self.node = socket.gethostname().split(".")[0]
-        self.cpus = cpus or os.cpu_count()
+        # At least 2: profiles/slurm asks up to 2 CPUs per job (config_overrides lets a 1-core machine say so).
+        self.cpus = cpus or max(2, os.cpu_count() or 1)
         self.min_job_age = min_job_age  # squeue forgets a job MinJobAge s after it ends
         self.processes: dict[str, subprocess.Popen] = {}
         self._saved_conf: Path | None = None
         self._linked = False
+        self._lock = None
 
     # --- set-up -----------------------------------------------------------------------------------------
     def _write_files(self) -> None:
@@ -90,6 +96,7 @@ ReturnToService=2
 MinJobAge={self.min_job_age}
 SlurmctldTimeout=30
 SlurmdTimeout=30
+SlurmdParameters=config_overrides
 NodeName={self.node} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={_memory_mb() * 9 // 10} State=UNKNOWN
 PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
@@ -127,8 +134,21 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         proc = subprocess.run(["sinfo", "--noheader", "--format=%t"], capture_output=True, text=True)
         return proc.returncode == 0 and proc.stdout.strip() == "idle"
 
+    def _acquire_lock(self, timeout: float = 900) -> None:
+        self._lock = open(LOCK, "w")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"another test cluster held {LOCK} for {timeout} s")
+                time.sleep(1)
+
     def start(self) -> "SlurmCluster":
         try:
+            self._acquire_lock()
             self._write_files()
             self._link_conf()
             f = self.folder
@@ -148,7 +168,13 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 
     # --- tear-down --------------------------------------------------------------------------------------
     def stop(self) -> None:
-        """Stop every daemon started here, by PID (slurmd first, munge last), and restore slurm.conf."""
+        """Cancel what is left in the queue, stop every daemon started here by PID (slurmd first, munge
+        last) and restore slurm.conf."""
+        if self.processes.get("slurmctld") and self.processes["slurmctld"].poll() is None:
+            subprocess.run(["scancel", "--full", f"--user={pwd.getpwuid(os.geteuid()).pw_name}"], capture_output=True, timeout=30)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and any(j["state"] in ACTIVE for j in self._jobs_or_none()):
+                time.sleep(0.5)
         for name in ("slurmd", "slurmctld", "munged"):
             proc = self.processes.pop(name, None)
             if proc is None or proc.poll() is not None:
@@ -165,6 +191,9 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
             if self._saved_conf is not None:
                 os.rename(self._saved_conf, SLURM_CONF)
                 self._saved_conf = None
+        if self._lock is not None:
+            self._lock.close()  # releases the flock
+            self._lock = None
 
     def logs(self) -> str:
         parts = []
@@ -172,11 +201,17 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
             parts.append(f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:])
         return "\n".join(parts)
 
+    def _jobs_or_none(self) -> list[dict]:
+        try:
+            return self.jobs()
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            return []
+
     def jobs(self) -> list[dict]:
         """Every job slurmctld still remembers (MinJobAge): id, name, state, comment."""
         proc = subprocess.run(
             ["squeue", "--states=all", "--noheader", "--format=%i|%j|%T|%k"],
-            capture_output=True, text=True, check=True,
+            capture_output=True, text=True, check=True, timeout=30,
         )
         rows = [line.split("|", 3) for line in proc.stdout.splitlines() if line.strip()]
         return [dict(zip(("id", "name", "state", "comment"), row)) for row in rows]
