@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def run_measured(cmd: list[str], cwd: Path) -> dict:
     """Run cmd; return peak RSS of its process tree (MB), CPU seconds of the tree, wall seconds."""
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (read after the process ends)
     start = time.perf_counter()
     proc = psutil.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     peak = 0
@@ -71,7 +71,7 @@ def declared(workdir: Path) -> dict:
     )
     found, rule = {}, None
     for line in proc.stdout.splitlines():
-        if m := re.match(r"^(?:local)?rule (\w+):$", line):
+        if m := re.match(r"^\s*(?:local)?rule (\w+):$", line):  # indented inside a group job
             rule = m.group(1)
         elif rule and (m := re.match(r"^\s+threads: (\d+)", line)):
             found.setdefault(rule, {})["threads"] = int(m.group(1))

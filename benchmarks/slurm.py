@@ -38,7 +38,7 @@ def copy_workflow(dest: Path, config: dict) -> Path:
 
 def run(cmd: list[str], cwd: Path) -> tuple[float, str]:
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, check=False, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -47,7 +47,7 @@ def run(cmd: list[str], cwd: Path) -> tuple[float, str]:
 
 def snakemake_jobs(output: str) -> int:
     """The `total` row of Snakemake's job-stats table, less the `numeric` target itself."""
-    return int(re.search(r"^total\s+(\d+)", output, re.M).group(1)) - 1
+    return int(re.search(r"^total\s+(\d+)", output, re.MULTILINE).group(1)) - 1
 
 
 def digest(folder: Path) -> str:
@@ -81,6 +81,9 @@ def main() -> None:
             slurm_jobs = slurm.jobs()
             cpus = slurm.cpus
         same = digest(local) == digest(cluster)
+    submitted = set(re.findall(r"submitted with SLURM jobid (\d+)", cluster_out))
+    if submitted != {job["id"] for job in slurm_jobs}:
+        sys.exit(f"plugin reported jobs {sorted(submitted)}, slurmctld lists {slurm_jobs}")
 
     by_kind = {}
     for job in slurm_jobs:

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Self
 
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
 LOCK = Path("/tmp/attnpipe-slurm-cluster.lock")  # one cluster at a time: they share /etc/slurm/slurm.conf
@@ -47,12 +48,12 @@ def _memory_mb() -> int:
 
 
 class SlurmCluster:
-    def __init__(self, folder: Path, cpus: int | None = None, min_job_age: int = 300):
+    def __init__(self, folder: Path, cpus: int | None = None, min_job_age: int = 3600):
         self.folder = Path(folder)
         self.node = socket.gethostname().split(".")[0]
         # At least 2: profiles/slurm asks up to 2 CPUs per job (config_overrides lets a 1-core machine say so).
         self.cpus = cpus or max(2, os.cpu_count() or 1)
-        self.min_job_age = min_job_age  # squeue forgets a job MinJobAge s after it ends
+        self.min_job_age = min_job_age  # squeue lists a finished job for MinJobAge s (checks read it afterwards)
         self.processes: dict[str, subprocess.Popen] = {}
         self._saved_conf: Path | None = None
         self._linked = False
@@ -112,12 +113,11 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         self._linked = True
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        log = open(self.folder / f"log/{name}.out", "wb")
-        self.processes[name] = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, "SLURM_CONF": str(self.conf)}, start_new_session=True,
-        )
-        log.close()
+        with open(self.folder / f"log/{name}.out", "wb") as log:  # the daemon keeps its own copy of the fd
+            self.processes[name] = subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, "SLURM_CONF": str(self.conf)}, start_new_session=True,
+            )
 
     def _wait(self, what: str, ready, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -131,11 +131,11 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         raise RuntimeError(f"timed out after {timeout} s waiting for {what}:\n{self.logs()}")
 
     def _node_idle(self) -> bool:
-        proc = subprocess.run(["sinfo", "--noheader", "--format=%t"], capture_output=True, text=True)
+        proc = subprocess.run(["sinfo", "--noheader", "--format=%t"], check=False, capture_output=True, text=True)
         return proc.returncode == 0 and proc.stdout.strip() == "idle"
 
     def _acquire_lock(self, timeout: float = 900) -> None:
-        self._lock = open(LOCK, "w")
+        self._lock = open(LOCK, "w")  # noqa: SIM115 (held open until stop(): the open file holds the flock)
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -146,7 +146,7 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
                     raise RuntimeError(f"another test cluster held {LOCK} for {timeout} s")
                 time.sleep(1)
 
-    def start(self) -> "SlurmCluster":
+    def start(self) -> Self:
         try:
             self._acquire_lock()
             self._write_files()
@@ -171,7 +171,8 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         """Cancel what is left in the queue, stop every daemon started here by PID (slurmd first, munge
         last) and restore slurm.conf."""
         if self.processes.get("slurmctld") and self.processes["slurmctld"].poll() is None:
-            subprocess.run(["scancel", "--full", f"--user={pwd.getpwuid(os.geteuid()).pw_name}"], capture_output=True, timeout=30)
+            user = pwd.getpwuid(os.geteuid()).pw_name
+            subprocess.run(["scancel", "--full", f"--user={user}"], check=False, capture_output=True, timeout=30)
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and any(j["state"] in ACTIVE for j in self._jobs_or_none()):
                 time.sleep(0.5)
@@ -216,7 +217,7 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         rows = [line.split("|", 3) for line in proc.stdout.splitlines() if line.strip()]
         return [dict(zip(("id", "name", "state", "comment"), row)) for row in rows]
 
-    def __enter__(self) -> "SlurmCluster":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:
