@@ -73,6 +73,7 @@ def declared(workdir: Path) -> dict:
     for line in proc.stdout.splitlines():
         if m := re.match(r"^\s*(?:local)?rule (\w+):$", line):  # indented inside a group job
             rule = m.group(1)
+            found.setdefault(rule, {}).setdefault("threads", 1)  # printed only when > 1
         elif rule and (m := re.match(r"^\s+threads: (\d+)", line)):
             found.setdefault(rule, {})["threads"] = int(m.group(1))
         elif rule and (m := re.match(r"^\s+resources: (.*)$", line)):
@@ -103,7 +104,7 @@ def main() -> None:
             "render (preview)": f"results/{w}/{p}/attention.mp4",
             "render (publish)": f"results/{w}/{p}/attention.mp4",
         }
-        rows = {}
+        rows, decl = {}, {}
         for name, target in jobs.items():
             if name == "render (publish)":
                 cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
@@ -111,15 +112,14 @@ def main() -> None:
                 (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
             runs = [run_measured([*smk, "--force", target], wd) for _ in range(args.repeat)]
             rows[name] = {k: max(r[k] for r in runs) for k in runs[0]}
-        decl = declared(wd)
+            decl[name] = declared(wd)[name.split()[0]]  # as the rule resolves them for this config
 
     print(f"one job per rule ({w} x {p}), fresh Snakemake process, max of {args.repeat} runs")
     print(f"{'job':18} {'peak RSS MB':>11} {'CPU s':>7} {'wall s':>7}   declared: threads mem_mb runtime(min)")
     for name, r in rows.items():
-        d = decl.get(name.split()[0], {})
+        d = decl[name]
         print(f"{name:18} {r['rss_mb']:11.0f} {r['cpu_s']:7.1f} {r['wall_s']:7.1f}   "
               f"{d.get('threads') or '-':>7} {d.get('mem_mb') or '-':>6} {d.get('runtime') or '-':>7}")
-    print("(declared render resources are for the sweep's preset; see workflow/rules/render.smk for both)")
 
 
 if __name__ == "__main__":
