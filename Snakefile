@@ -15,6 +15,12 @@ include: "workflow/rules/summary.smk"
 report: "workflow/report/workflow.rst"
 
 
+# Targets that only collect files: never sent to a cluster.
+localrules:
+    all,
+    numeric,
+
+
 rule all:
     input:
         get_final_outputs(),

@@ -11,8 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(libcairo2-dev libpango1.0-dev pkg-config ffmpeg gcc python3-dev)
-# Only `./run.sh test` needs these: the gallery test opens results/index.html in a real headless browser.
-TEST_APT_PACKAGES=(chromium)
+# Only `./run.sh test` needs these: the gallery test opens results/index.html in a real headless browser,
+# tests/test_slurm.py runs the sweep on a single-node SLURM cluster.
+TEST_APT_PACKAGES=(chromium slurmctld slurmd slurm-client munge)
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 
@@ -58,7 +59,7 @@ setup_python() {
 }
 
 setup() { setup_system "${APT_PACKAGES[@]}"; setup_python ""; }
-# the test suite also needs a browser (the gallery test) and the extras test,hf (the importer's test)
+# the test suite also needs a browser (gallery test), SLURM (cluster test) and the extras test,hf (importer test)
 setup_for_tests() { setup_system "${APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}"; setup_python test,hf; }
 
 cmd=${1:-}

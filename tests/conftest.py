@@ -46,7 +46,7 @@ def planned_jobs(workdir: Path, *targets: str) -> set[tuple]:
     proc = snakemake(workdir, "-n", "--cores", "2", *targets, check=True)
     jobs, rule = set(), None
     for line in (proc.stdout + proc.stderr).splitlines():
-        if m := re.match(r"^(?:local)?rule (\w+):$", line):
+        if m := re.match(r"^\s*(?:local)?rule (\w+):$", line):  # indented inside a group job
             rule = m.group(1)
         elif (m := re.match(r"^\s+wildcards: (.*)$", line)) and rule:
             pairs = tuple(sorted(tuple(kv.split("=", 1)) for kv in m.group(1).split(", ")))

@@ -57,8 +57,10 @@ def record(tensor: torch.Tensor, row_labels, column_labels) -> dict:
 
 def write_stage(records: dict[str, dict], outputs: dict) -> None:
     """Save `records` (name -> record) to outputs["tensors"] and each to outputs["<name>_csv"]."""
-    with atomic_path(outputs["tensors"]) as tmp:
-        torch.save(records, tmp)
+    # Saved through a file object: given a path, torch.save names the zip's records after the file (here
+    # a random temporary name), so the same tensors would not give the same bytes.
+    with atomic_path(outputs["tensors"]) as tmp, open(tmp, "wb") as fh:
+        torch.save(records, fh)
     for name, rec in records.items():
         with atomic_path(outputs[f"{name}_csv"]) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
             csv.writer(fh, lineterminator="\n").writerows(csv_rows(rec["tensor"], rec["row_labels"], rec["column_labels"]))

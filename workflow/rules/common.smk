@@ -66,6 +66,19 @@ def run_stage(stage, input, output, params, log):
     stage_module.run(settings, dict(input.items()), dict(output.items()), log[0])
 
 
+# What one job needs on a cluster node, measured with benchmarks/resources.py (one job forced in a fresh
+# Snakemake process, as a SLURM job runs it; peak RSS of the process tree, CPU seconds; 3 sessions on a
+# 2-core machine): a numeric job 441-447 MB and 5-6 CPU s (nearly all of it importing Snakemake and torch);
+# the render of an 8-token, two-head combination 688-694 MB and 21-23 CPU s at preview, 935-1045 MB and
+# 45-47 CPU s at publish, on one thread. Declared with headroom for the SLURM job's own Snakemake process (~200 MB), slower
+# nodes and longer prompts (a 64-token render takes up to ~3x a short one). runtime is in minutes.
+NUMERIC_RESOURCES = {"mem_mb": 600, "runtime": 1}
+RENDER_RESOURCES = {
+    "preview": {"mem_mb": 1000, "runtime": 5},
+    "publish": {"mem_mb": 1500, "runtime": 15},
+}
+
+
 def get_embed_settings(wildcards):
     return SWEEP.embed_settings(wildcards.prompt)
 

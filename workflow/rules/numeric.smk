@@ -1,6 +1,9 @@
 # The numeric stages. Each rule is one call into attnpipe.stages; they are `run:` rules (executed in
 # threads via profiles/default) because a `script:` job is a fresh process that spends ~2.7 s
 # importing torch and pandas, several times the work itself.
+# On a cluster (profiles/slurm) these tiny jobs travel in groups, so the queue sees one job per weight
+# setting (its weights, project and attend jobs) and one per batch of prompts' embeddings, not one per
+# stage. Locally `group` is ignored: every stage keeps its own staleness. Resources: common.smk.
 
 
 rule embed:
@@ -13,6 +16,11 @@ rule embed:
         code=CODE["embed"],
     log:
         "logs/embed/{prompt}.log",
+    threads: 1
+    resources:
+        **NUMERIC_RESOURCES,
+    group:
+        "embeddings"
     run:
         run_stage("embed", input, output, params, log)
 
@@ -27,6 +35,11 @@ rule weights:
         code=CODE["weights"],
     log:
         "logs/weights/{weights}.log",
+    threads: 1
+    resources:
+        **NUMERIC_RESOURCES,
+    group:
+        "weight_setting"
     run:
         run_stage("weights", input, output, params, log)
 
@@ -41,6 +54,11 @@ rule project:
         code=CODE["project"],
     log:
         "logs/project/{weights}/{prompt}.log",
+    threads: 1
+    resources:
+        **NUMERIC_RESOURCES,
+    group:
+        "weight_setting"
     run:
         run_stage("project", input, output, params, log)
 
@@ -55,5 +73,10 @@ rule attend:
         code=CODE["attend"],
     log:
         "logs/attend/{weights}/{prompt}.log",
+    threads: 1
+    resources:
+        **NUMERIC_RESOURCES,
+    group:
+        "weight_setting"
     run:
         run_stage("attend", input, output, params, log)

@@ -1,5 +1,6 @@
 # The video per combination, from the stage files only. A `script:` rule: each render is a process
-# of its own with its own Manim media folder, so parallel renders never share state.
+# of its own with its own Manim media folder, so parallel renders never share state. On a cluster each
+# render is a job of its own: renders are the long part of a sweep.
 
 
 rule render:
@@ -22,5 +23,8 @@ rule render:
         code=CODE["render"],
     log:
         "logs/render/{weights}/{prompt}.log",
+    threads: 1  # measured: the render's main thread does >99 % of its CPU work (Cairo drawing and encoding)
+    resources:
+        **RENDER_RESOURCES[SWEEP.render["preset"]],
     script:
         "../scripts/render.py"

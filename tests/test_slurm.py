@@ -1,0 +1,85 @@
+"""The sweep on a real SLURM cluster: profiles/slurm through snakemake-executor-plugin-slurm.
+
+A single-node cluster (tests/slurm_cluster.py: Debian's slurmctld, slurmd and munge on 127.0.0.1,
+installed by `./run.sh test`) runs a small sweep, 2 prompts x 2 weight settings: every numeric stage
+and one render. The run must go through SLURM (job ids the plugin reported are jobs slurmctld ran, one
+per group, with their logs kept), and every file it made must equal, byte for byte, the same file of
+the local default sweep (`built_default`): the stage tensors and CSVs, and the video and still, which
+are deterministic too (same frames, same encoder settings, no timestamps in the container).
+"""
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import copy_workflow, read_config, write_config
+from slurm_cluster import SlurmCluster, missing_requirements
+
+PROMPTS = ["012", "2024"]
+WEIGHTS = ["seed", "two-heads"]
+RENDERED = "results/seed/012/attention.mp4"  # one render through SLURM (~10 s of work at preview)
+CLUSTER_ARGS = [
+    # No accounting database here, so `sacct` fails: ask squeue (MinJobAge 3600 s >= 3 x the 2 s delay).
+    "--slurm-status-command", "squeue",
+    "--slurm-init-seconds-before-status-checks", "2",  # else the first status check waits 40 s
+    "--slurm-keep-successful-logs",
+]
+
+
+@pytest.fixture
+def slurm_cluster(tmp_path):
+    reason = missing_requirements()
+    if reason:
+        pytest.skip(reason)
+    cluster = SlurmCluster(tmp_path / "slurm").start()
+    yield cluster
+    cluster.stop()  # runs on failure too
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_sweep_on_slurm_equals_local_sweep(slurm_cluster, built_default, tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    config = read_config(workdir)
+    config["prompts"] = [p for p in config["prompts"] if p in PROMPTS]
+    config["weights"] = {name: config["weights"][name] for name in WEIGHTS}
+    write_config(workdir, config)
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--workflow-profile", "profiles/slurm", *CLUSTER_ARGS,
+         "numeric", RENDERED],
+        cwd=workdir, env={**os.environ, "PYTHONPATH": str(workdir / "src")},
+        check=False, capture_output=True, text=True, timeout=480,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"{output[-6000:]}\n{slurm_cluster.logs()}"
+
+    # Every job went through SLURM: the ids the plugin reported are jobs slurmctld ran to completion.
+    submitted = dict(re.findall(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)", output))
+    jobs = {job["id"]: job for job in slurm_cluster.jobs()}
+    assert set(submitted) == set(jobs), output[-3000:]
+    assert {job["state"] for job in jobs.values()} == {"COMPLETED"}
+    assert len({job["name"] for job in jobs.values()}) == 1  # one Snakemake run (its run id)
+    for log in submitted.values():
+        assert Path(log).stat().st_size > 0  # the job's SLURM log, kept
+
+    # Coarse jobs: one for the embeddings, one per weight setting (weights, project, attend of every
+    # prompt), one per render -- not one per stage.
+    comments = sorted(job["comment"] for job in jobs.values())
+    assert comments == sorted(
+        ["rule_embeddings_embed", "rule_render_wildcards_seed_012"]
+        + ["rule_weight_setting_attend_project_weights"] * len(WEIGHTS)
+    )
+
+    made = sorted(p.relative_to(workdir) for p in (workdir / "results").rglob("*") if p.is_file())
+    expected_count = len(PROMPTS) * 2 + len(WEIGHTS) * 7 + len(PROMPTS) * len(WEIGHTS) * 9 + 2
+    assert len(made) == expected_count
+    for rel in made:
+        assert sha256(workdir / rel) == sha256(built_default / rel), f"{rel} differs from the local sweep's"
+    assert not any(Path(workdir / ".snakemake/incomplete").glob("*"))
