@@ -40,13 +40,24 @@ def snakemake(workdir: Path, *args: str, check: bool = False, env: dict | None =
     return proc
 
 
+# A job in `snakemake -n` output; indented inside a group job (the numeric stages' cluster groups).
+RULE_LINE = re.compile(r"^\s*(?:local)?rule (\w+):$")
+
+
+def planned_rules(workdir: Path) -> list[str]:
+    """Rule names of the jobs `snakemake -n` would run (with repeats), `all` left out."""
+    proc = snakemake(workdir, "-n", "--cores", "2", check=True)
+    lines = (proc.stdout + proc.stderr).splitlines()
+    return sorted(m.group(1) for line in lines if (m := RULE_LINE.match(line)) and m.group(1) != "all")
+
+
 def planned_jobs(workdir: Path, *targets: str) -> set[tuple]:
     """The jobs `snakemake -n [targets]` would run, as {(rule, (('prompt', ..), ('weights', ..)))}, without
     `all` and `numeric`."""
     proc = snakemake(workdir, "-n", "--cores", "2", *targets, check=True)
     jobs, rule = set(), None
     for line in (proc.stdout + proc.stderr).splitlines():
-        if m := re.match(r"^\s*(?:local)?rule (\w+):$", line):  # indented inside a group job
+        if m := RULE_LINE.match(line):
             rule = m.group(1)
         elif (m := re.match(r"^\s+wildcards: (.*)$", line)) and rule:
             pairs = tuple(sorted(tuple(kv.split("=", 1)) for kv in m.group(1).split(", ")))

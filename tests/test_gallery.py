@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 from cdp import Browser, chromium_path
-from conftest import read_config, snakemake, write_config
+from conftest import planned_rules, read_config, snakemake, write_config
 
 from attnpipe.render.numbers import fmt
 from attnpipe.summary import mean_row_entropy, most_attended
@@ -81,14 +81,6 @@ def test_summary_statistics_of_a_non_distribution():
     assert most_attended(weights, ["0:a", "1:b"], ["0:a", "1:b"]) == "0:a→0:a; 1:b→0:a"
     uniform = torch.full((2, 3, 3), 1 / 3, dtype=torch.float64)
     assert math.isclose(mean_row_entropy(uniform), math.log(3))
-
-
-def planned_rules(workdir) -> list[str]:
-    """Rule names of the jobs `snakemake -n` would run (with repeats), `all` left out."""
-    proc = snakemake(workdir, "-n", "--cores", "2", check=True)
-    # a dry run prints the jobs of a group (the numeric stages on a cluster) indented
-    return sorted(m.group(1) for m in re.finditer(r"^\s*(?:local)?rule (\w+):$", proc.stdout + proc.stderr, re.M)
-                  if m.group(1) != "all")
 
 
 def test_summary_and_page_update_when_a_combination_changes_and_only_then(built_copy):
