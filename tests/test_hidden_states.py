@@ -2,7 +2,6 @@
 checks and a real sweep; bad files are refused at config load, with the key and the file named."""
 
 import json
-import os
 
 import numpy as np
 import pandas as pd
@@ -11,6 +10,7 @@ import torch
 from conftest import REPO, copy_workflow, job, planned_jobs, read_config, snakemake, write_config
 from safetensors.numpy import save_file as save_safetensors
 from safetensors.torch import save_file as save_torch_safetensors
+from test_inputs import Payload  # a pickle whose loading would run a shell command
 
 from attnpipe.arrayfiles import read_labelled_file
 from attnpipe.config import ConfigError, load_schema, load_sweep
@@ -166,11 +166,6 @@ def test_weight_files_are_checked_against_the_hidden_states(tmp_path, monkeypatc
         sweep([{"tokens": ["a"] * len(hidden), "hidden_states": hidden.tolist()}], {"w": setting}, vocab=False)
     message = str(err.value)
     assert "\n" not in message and all(part in message for part in expected), message
-
-
-class Payload:
-    def __reduce__(self):
-        return (os.system, ("touch pwned",))
 
 
 def test_hidden_state_pt_files_never_execute_code(tmp_path, monkeypatch):
