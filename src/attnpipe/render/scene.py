@@ -101,12 +101,7 @@ class AttentionStory(Scene):
         table = self.matrix("vocab (the rows used)", s.x[first_rows], names, None, source="hidden_states",
                             row_ids=first_rows)
         x = self.matrix("X", s.x, s.tokens, None, source="hidden_states")
-        body = Group(table, x).arrange(RIGHT, buff=1.6, aligned_edge=UP)
-        body.scale_to_fit_width(min(body.width, config.frame_width - 1.0))
-        room = chips.get_bottom()[1] + config.frame_height / 2 - 0.8
-        if body.height > room:
-            body.scale_to_fit_height(room)
-        body.next_to(chips, DOWN, buff=0.4)
+        self.fit_below(Group(table, x).arrange(RIGHT, buff=1.6, aligned_edge=UP), chips)
         unknown = " (*: not in the vocab, a seeded random vector)" if s.unknown else ""
         self.caption("… each token fetches its vocab row into X, the hidden states" + unknown)
         self.reveal(table, x[0], *[lab for lab in x[1][1:]])
@@ -132,12 +127,7 @@ class AttentionStory(Scene):
     def step_given_hidden_states(self, chips):
         """The prompt brought its own hidden states (a model's layer input, say): no lookup to show."""
         s = self.story
-        x = self.matrix("X", s.x, s.tokens, None, source="hidden_states")
-        room = chips.get_bottom()[1] + config.frame_height / 2 - 0.8
-        x.scale_to_fit_width(min(x.width, config.frame_width - 1.0))
-        if x.height > room:
-            x.scale_to_fit_height(room)
-        x.next_to(chips, DOWN, buff=0.4)
+        x = self.fit_below(self.matrix("X", s.x, s.tokens, None, source="hidden_states"), chips)
         self.caption(f"… its hidden states X, one row per token, read from {s.hidden_states_from}")
         self.reveal(x, wait=1.5)
         self.clear_stage()
@@ -228,13 +218,9 @@ class AttentionStory(Scene):
         else:
             group.arrange(RIGHT, buff=0.6)
         legend = self.scale_bar(np.array([[0.0, 1.0]]), "probability", None, height=3.0)
-        body = Group(group, legend).arrange(RIGHT, buff=0.5)
-        body.scale_to_fit_width(min(body.width, config.frame_width - 0.8))
         self.caption("5 · the result: who attends to whom")
-        room = self._caption.get_bottom()[1] + config.frame_height / 2 - 0.9  # below the caption, above the note
-        if body.height > room:
-            body.scale_to_fit_height(room)
-        body.next_to(self._caption, DOWN, buff=0.25)
+        body = self.fit_below(Group(group, legend).arrange(RIGHT, buff=0.5), self._caption,  # room for the note
+                              buff=0.25, side_margin=0.8, bottom_margin=0.9)
         rows = Text("rows: queries · columns: keys", font_size=18).next_to(body, DOWN, buff=0.2)
         self.reveal(body, rows, wait=2.0)  # the last frame holds the result: no fade-out
 
@@ -243,6 +229,14 @@ class AttentionStory(Scene):
     def head_tag(self, head: int) -> str:
         # numbered from 0, as in the config (render: {heads}), the CSVs (h0/…) and the gallery
         return f" (head {head} of 0–{self.story.heads - 1})" if self.story.heads > 1 else ""
+
+    def fit_below(self, mobject, anchor, buff=0.4, side_margin=1.0, bottom_margin=0.8):
+        """Shrink `mobject` (never enlarge) to the frame's width and the room under `anchor`; put it there."""
+        mobject.scale_to_fit_width(min(mobject.width, config.frame_width - side_margin))
+        room = anchor.get_bottom()[1] + config.frame_height / 2 - bottom_margin
+        if mobject.height > room:
+            mobject.scale_to_fit_height(room)
+        return mobject.next_to(anchor, DOWN, buff=buff)
 
     def pause(self, seconds: float):
         self.wait(seconds * self.pace)
