@@ -55,7 +55,7 @@ CASES = {
     "missing weight file": (set_weight("seed", "shared", {"file": "weights/missing.npy"}),
                             ["weights.seed.shared", "weights/missing.npy", "not found"]),
     "unreadable weight file": (set_weight("seed", "shared", {"file": "garbage.npy"}),
-                               ["weights.seed.shared", "garbage.npy", "unreadable"]),
+                               ["weights.seed.shared", "garbage.npy", "not a valid .npy file"]),
     "weight file of wrong shape": (set_weight("seed", "shared", {"file": "wide.npy"}),
                                    ["weights.seed.shared", "expected 3 rows", "(4, 3)"]),
     "render head out of range": (lambda cfg: cfg["weights"]["two-heads"].__setitem__("render", {"heads": [2]}),
