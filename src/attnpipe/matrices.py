@@ -38,7 +38,8 @@ def load_vector(spec, length: int) -> np.ndarray:
         opts = spec["random"]
         return _random((length,), opts["seed"], opts.get("std", 1.0))
     if isinstance(spec, dict) and "file" in spec:
-        arr = read_array_file(spec["file"], max(length, 1))
+        # sized like a matrix file, so a wrong shape gets the message about its shape below
+        arr = read_array_file(spec["file"], min(MAX_VALUES, max(length, 1) * MAX_WIDTH))
         if arr.ndim == 2 and 1 in arr.shape:  # a row or column, e.g. attnpipe's b_query.csv (1, d)
             arr = arr.reshape(-1)
         return _checked(arr, ndim=1, what=f"file {spec['file']}")
