@@ -66,7 +66,8 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
     setup) setup_for_tests ;;
-    sweep) setup; exec "$VENV/bin/snakemake" --cores 4 "$@" ;;
+    # --configfile files checked first: Snakemake parses them before the workflow can report on them
+    sweep) setup; "$VENV/bin/python" -m attnpipe.configfile "$@" && exec "$VENV/bin/snakemake" --cores 4 "$@" ;;
     test) setup_for_tests; exec "$VENV/bin/python" -m pytest "$@" ;;
     *) echo "usage: ./run.sh {sweep|test|setup} [args]" >&2; exit 2 ;;
 esac

@@ -171,9 +171,9 @@ def test_weight_files_are_checked_against_the_hidden_states(tmp_path, monkeypatc
 def test_hidden_state_pt_files_never_execute_code(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     torch.save(Payload(), tmp_path / "evil.pt")
-    with pytest.raises(SpecError, match="unreadable"):
+    with pytest.raises(SpecError, match="refused: it holds Python objects"):
         load_hidden_states({"file": "evil.pt"})
-    with pytest.raises(ConfigError, match=r"prompts\[0\].hidden_states: file evil.pt: unreadable"):
+    with pytest.raises(ConfigError, match=r"prompts\[0\].hidden_states: file evil.pt: refused"):
         sweep([{"tokens": ["a"], "hidden_states": {"file": "evil.pt"}}], vocab=False)
     assert not (tmp_path / "pwned").exists()
 

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from attnpipe.embedding import fallback_vector, lookup
+from attnpipe.limits import MAX_VALUES, MAX_WIDTH
 from attnpipe.matrices import SpecError, load_matrix, load_vector
 from attnpipe.stagefiles import atomic_path, read_stage, record, write_stage
-from attnpipe.tokens import derive_id, is_safe_id, row_labels, tokenize
+from attnpipe.tokens import derive_id, is_periodic, is_safe_id, row_labels, tokenize
 
 SEED_W = [[2.0, 1, 1], [4, -6, 0], [-2, 7, 2]]
 
@@ -31,6 +32,15 @@ def test_derived_ids_are_safe(text, expected):
     if expected:
         assert pid == expected
     assert derive_id(text) == pid  # stable
+
+
+def test_derived_ids_of_long_or_periodic_text_are_cut_and_hashed():
+    long_a, long_b = "the cat " * 100 + "sat", "the cat " * 100 + "ran"
+    assert len(derive_id(long_a)) <= 100 and derive_id(long_a) != derive_id(long_b)
+    assert derive_id(long_a).startswith("the-cat-the-cat")
+    zeros = derive_id("0" * 25)  # Snakemake refuses a wildcard value ending in 20+ repeats
+    assert zeros.startswith("0000") and not is_periodic(zeros) and zeros != derive_id("0" * 26)
+    assert derive_id("0" * 19) == "0" * 19
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/b", ".hidden", "", "a..b", "x y"])
@@ -93,9 +103,34 @@ class Payload:
 def test_pt_files_never_execute_code(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     torch.save(Payload(), tmp_path / "evil.pt")
-    with pytest.raises(SpecError, match="unreadable"):
+    with pytest.raises(SpecError, match="refused: it holds Python objects") as refusal:
         load_matrix({"file": "evil.pt"}, 2)
+    assert "weights_only" not in str(refusal.value)  # torch's advice to load it unsafely is not passed on
     assert not (tmp_path / "pwned").exists()
+
+
+def test_files_are_refused_for_what_they_are(tmp_path):
+    (tmp_path / "dir.npy").mkdir()
+    (tmp_path / "text.npy").write_text("1, 2\n3, 4\n")
+    (tmp_path / "nul.npy").write_bytes(bytes(64))
+    with open(tmp_path / "sparse.csv", "wb") as fh:
+        fh.truncate(2 << 30)  # 2 GB, no disk used; parsing it took 20 s and 4 GB
+    expectations = {
+        "dir.npy": "is a directory", "text.npy": "not a valid .npy file", "nul.npy": "not a valid .npy file",
+        "sparse.csv": "2,147,483,648 bytes, expected at most .* not read",
+    }
+    for name, message in expectations.items():
+        with pytest.raises(SpecError, match=message):
+            load_matrix({"file": str(tmp_path / name)}, 2)
+
+
+def test_sizes_beyond_the_limits_are_refused_before_they_are_made():
+    with pytest.raises(SpecError, match="at most 4096 rows and columns"):
+        load_matrix({"random": {"seed": 0, "shape": [3, 100_000_000]}}, 3)
+    with pytest.raises(SpecError, match=f"{MAX_VALUES:,} numbers"):
+        load_matrix({"random": {"seed": 0, "shape": [MAX_WIDTH, MAX_VALUES // MAX_WIDTH + 1]}}, MAX_WIDTH)
+    with pytest.raises(SpecError, match="within ±1e\\+150"):
+        load_matrix([[1e200, 0], [0, 1]], 2)
 
 
 def test_stage_files_round_trip_exactly(tmp_path):

@@ -1,6 +1,6 @@
 """Only stale outputs are recomputed: the job list of `snakemake -n` after each edit of a copy."""
 
-from conftest import job, planned_jobs, read_config, snakemake, write_config
+from conftest import job, planned_jobs, planned_rules, read_config, snakemake, write_config
 
 PROMPTS = ["012", "2024", "31415926", "the-cat"]
 WEIGHTS = ["seed", "identity", "seed-causal", "random", "two-heads"]
@@ -52,6 +52,42 @@ def test_edited_attention_option_runs_only_attend_of_that_setting(built_copy):
     cfg["weights"]["seed-causal"]["attention"]["causal"] = False
     write_config(built_copy, cfg)
     assert planned_jobs(built_copy) == downstream(PROMPTS, ["seed-causal"], stages=("attend", "render"))
+
+
+def test_reordered_mapping_keys_rerun_nothing(built_copy):
+    # what yaml.safe_dump or a config editor does: same meaning, keys in another order
+    cfg = read_config(built_copy)
+    cfg["unknown_tokens"] = {"dim": 3, "seed": 0}
+    cfg["weights"]["two-heads"]["query"] = {"random": {"shape": [3, 4], "seed": 11}}
+    cfg["weights"]["seed-causal"]["attention"] = {"softmax": True, "causal": True, "scale": "1/sqrt(d_head)"}
+    write_config(built_copy, cfg)
+    assert planned_jobs(built_copy) == set()
+
+
+def test_equal_numbers_in_other_forms_rerun_nothing(built_copy):
+    # 2, 2.0, 2e0 and 2E0 are one number; YAML 1.1 alone would read `2e0` as a string
+    path = built_copy / "config/config.yaml"
+    text = path.read_text()
+    assert text.count("shared: [[2, 1, 1], [4, -6, 0], [-2, 7, 2]]") == 2
+    path.write_text(text.replace("shared: [[2, 1, 1], [4, -6, 0], [-2, 7, 2]]",
+                                 "shared: [[2e0, 1.0, 1], [4E0, -6, 0e0], [-2, 7.0, 2]]")
+                    .replace("{random: {seed: 11, shape: [3, 4]}}", "{random: {seed: 11.0, shape: [3.0, 4]}}"))
+    assert planned_jobs(built_copy) == set()
+
+
+def test_scientific_notation_is_a_number(built_copy):
+    path = built_copy / "config/config.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("query: {random: {seed: 1}}", "query: {random: {seed: 1, std: 1e-2}}"))
+    assert planned_jobs(built_copy) == weights_job("random") | downstream(PROMPTS, ["random"])
+
+
+def test_reordered_prompts_and_weights_rerun_only_summary_and_gallery(built_copy):
+    cfg = read_config(built_copy)
+    cfg["prompts"].reverse()
+    cfg["weights"] = dict(reversed(cfg["weights"].items()))
+    write_config(built_copy, cfg)
+    assert planned_rules(built_copy) == ["gallery", "summary"]
 
 
 def test_swapped_param_values_are_seen(built_copy):

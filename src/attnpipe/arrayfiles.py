@@ -11,10 +11,13 @@ header plus raw bytes. Row labels (token labels for hidden states) come from
 
 import csv
 import json
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .limits import FILE_BYTES_PER_VALUE, FILE_SLACK_BYTES, MAX_VALUES
 
 FILE_SUFFIXES = (".npy", ".pt", ".safetensors", ".csv")
 # safetensors dtypes numpy cannot hold; read through torch instead
@@ -31,18 +34,29 @@ class LabelledArray:
     row_labels: list[str] | None
 
 
-def read_array_file(path) -> np.ndarray:
+def read_array_file(path, max_values: int = MAX_VALUES) -> np.ndarray:
     """The float64 array in `path`, labels dropped."""
-    return read_labelled_file(path).values
+    return read_labelled_file(path, max_values).values
 
 
-def read_labelled_file(path) -> LabelledArray:
-    """The float64 array in `path` and its row labels, if the file carries any."""
+def read_labelled_file(path, max_values: int = MAX_VALUES) -> LabelledArray:
+    """The float64 array in `path` and its row labels, if the file carries any.
+
+    A file too big to hold `max_values` numbers (the most the expected shape allows) is refused before
+    it is read: a sparse file of gigabytes costs nothing to make and minutes and gigabytes to parse."""
     path = Path(path)
     if path.suffix not in FILE_SUFFIXES:
         raise SpecError(f"file {path}: expected a {', '.join(FILE_SUFFIXES)} file")
+    if path.is_dir():
+        raise SpecError(f"file {path}: is a directory, expected a file")
     if not path.is_file():
         raise SpecError(f"file {path}: not found")
+    max_bytes = max_values * FILE_BYTES_PER_VALUE + FILE_SLACK_BYTES
+    if (size := path.stat().st_size) > max_bytes:
+        raise SpecError(
+            f"file {path}: {size:,} bytes, expected at most {max_bytes:,} for the {max_values:,} numbers "
+            "it may hold; not read"
+        )
     reader = {".npy": _read_npy, ".pt": _read_pt, ".safetensors": _read_safetensors, ".csv": _read_csv}[path.suffix]
     try:
         arr, labels = reader(path)
@@ -50,22 +64,37 @@ def read_labelled_file(path) -> LabelledArray:
         raise
     except Exception as exc:  # any parser failure is "unreadable", reported with the file name
         message = " ".join(str(exc).split())  # one line, whatever the parser wrote
+        if "weights_only" in message:  # torch's advice to load unsafely: never pass it on
+            message = "not a tensor file attnpipe can load safely"
         raise SpecError(f"file {path}: unreadable ({type(exc).__name__}: {message})") from None
     if arr.dtype.kind not in "iuf":
         raise SpecError(f"file {path}: expected real numbers, got dtype {arr.dtype}")
+    if arr.size > max_values:
+        raise SpecError(f"file {path}: expected at most {max_values:,} numbers, got shape {tuple(arr.shape)}")
     if labels is not None and (not isinstance(labels, list) or not all(isinstance(x, str) for x in labels)):
         raise SpecError(f"file {path}: expected the row labels to be a list of strings")
     return LabelledArray(arr.astype(np.float64), labels)
 
 
 def _read_npy(path: Path):
+    # np.load takes a file without the .npy magic for a pickle ("pickled data"): say what it is instead
+    with open(path, "rb") as fh:
+        if fh.read(len(np.lib.format.MAGIC_PREFIX)) != np.lib.format.MAGIC_PREFIX:
+            raise SpecError(f"file {path}: not a valid .npy file (no NumPy header)")
     return np.load(path, allow_pickle=False), None
 
 
 def _read_pt(path: Path):
     import torch  # only when a .pt file is used: torch costs ~2 s to import
 
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's own message suggests weights_only=False, i.e. running the file's code: never pass it on
+        raise SpecError(
+            f"file {path}: refused: it holds Python objects other than tensors, lists, dicts and strings "
+            "(attnpipe never runs code from a file)"
+        ) from None
     if isinstance(obj, dict) and len(obj) == 1:  # an attnpipe stage file holding one record
         obj = next(iter(obj.values()))
     labels = None

@@ -17,14 +17,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import yaml
 
-from . import embedding, matrices, tokens
-from .schema import StructureError, check_structure
+from . import configfile, embedding, matrices, tokens
+from .limits import MAX_CONFIG_VALUES, MAX_HEADS, MAX_ID, MAX_TEXT, MAX_TOKENS, MAX_VALUES, MAX_WIDTH
+from .schema import StructureError, check_structure, shown
 
 # results/embeddings/ holds the per-prompt stage; the others are files in results/ itself
 RESERVED_NAMES = {"embeddings", "summary.csv", "summary.html", "index.html"}
+PROJECTIONS = ("query", "key", "value")
+# results/<weights>/ holds the weights stage's files beside one folder per prompt: a prompt id may not be one
+RESERVED_PROMPT_IDS = {"weights.pt"} | {f"{kind}_{role}.csv" for kind in ("w", "b") for role in PROJECTIONS}
 RENDER_DEFAULTS = {"preset": "preview", "precision": 2, "scheme": "default"}
 ATTENTION_DEFAULTS = {"scale": "1/sqrt(d_head)", "causal": False, "softmax": True, "heads": 1}
-PROJECTIONS = ("query", "key", "value")
 
 
 class ConfigError(ValueError):
@@ -108,20 +111,12 @@ class Sweep:
 
 
 def read_yaml(path) -> dict:
-    """Parse a YAML config file; a syntax error becomes one line with file, line and column."""
+    """Parse a YAML config file strictly (attnpipe.configfile: UTF-8, no duplicate keys, bounded size); any
+    failure becomes one line with the file (and line, where there is one)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a YAML mapping of config keys, got {type(data).__name__}")
-    return data
+        return configfile.read_yaml(path)
+    except configfile.ConfigFileError as err:
+        raise ConfigError(str(err)) from None
 
 
 def load_schema(path) -> dict:
@@ -131,16 +126,32 @@ def load_schema(path) -> dict:
 
 def load_sweep(config: dict, schema: dict) -> Sweep:
     """Check `config` against `schema` and the numbers; return the resolved Sweep."""
+    # Before anything walks it: a loaded config shares aliased parts, and may stand for billions of values.
+    if configfile.count_values(config) is None:
+        raise ConfigError(
+            f"config: expected at most {MAX_CONFIG_VALUES:,} values with YAML aliases expanded "
+            "(put big arrays in files), got more"
+        )
     try:
-        check_structure(config, schema)
+        config = check_structure(config, schema)
     except StructureError as err:
         raise ConfigError(str(err)) from None
     return _resolve(config)
 
 
+def canonical(value):
+    """`value` with every mapping's keys sorted: Snakemake compares params by repr, so `{dim: 3, seed: 0}`
+    and `{seed: 0, dim: 3}` must be the same param."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
 def _resolve(config: dict) -> Sweep:
     vocab = {str(tok): [float(x) for x in vec] for tok, vec in config.get("vocab", {}).items()}
-    fallback = config.get("unknown_tokens")
+    fallback = canonical(config.get("unknown_tokens"))
     vocab_width = _vocab_width(vocab, fallback)
     default_tokenizer = config.get("tokenizer", "characters")
     prompts = [_resolve_prompt(i, entry, default_tokenizer, vocab, fallback)
@@ -157,8 +168,9 @@ def _resolve(config: dict) -> Sweep:
             )
         first_seen[prompt.id] = i
         sweep.prompts[prompt.id] = prompt
+    longest = max(len(p.tokens) for p in prompts)
     for name, setting in config["weights"].items():
-        sweep.weights[name] = _resolve_weights(str(name), setting, d_model, source)
+        sweep.weights[name] = _resolve_weights(str(name), setting, d_model, source, longest)
     return sweep
 
 
@@ -174,9 +186,11 @@ def _vocab_width(vocab: dict, fallback: dict | None) -> int | None:
         raise ConfigError(f"vocab.{tok}: expected {first} numbers like the first vector, got {len(vocab[tok])}")
     if fallback and widths and fallback["dim"] not in widths:
         raise ConfigError(f"unknown_tokens.dim: expected {widths.pop()} (the vocab vector length), got {fallback['dim']}")
-    if widths:
-        return widths.pop()
-    return fallback["dim"] if fallback else None
+    width = widths.pop() if widths else fallback["dim"] if fallback else None
+    if width is not None and width > MAX_WIDTH:
+        key = "vocab" if vocab else "unknown_tokens.dim"
+        raise ConfigError(f"{key}: expected vectors of at most {MAX_WIDTH} numbers (d_model), got {width}")
+    return width
 
 
 def _model_width(prompts: list[Prompt], vocab_width: int | None) -> tuple[int, str]:
@@ -217,25 +231,25 @@ def _resolve_prompt(i: int, entry, default_tokenizer: str, vocab: dict, fallback
         width = None
     text = entry["text"] if "text" in entry else " ".join(toks)
     if not toks:
-        raise ConfigError(f"{where}: empty prompt {text!r}; expected at least one token ({mode} tokenizer)")
+        raise ConfigError(f"{where}: empty prompt {shown(text)}; expected at least one token ({mode} tokenizer)")
+    if len(text) > MAX_TEXT:
+        raise ConfigError(f"{where}.text: expected at most {MAX_TEXT:,} characters, got {len(text):,}")
+    if len(toks) > MAX_TOKENS:
+        raise ConfigError(f"{where}: expected at most {MAX_TOKENS} tokens, got {len(toks)} ({mode} tokenizer)")
     if "id" in entry:
         pid = entry["id"]
-        if not tokens.is_safe_id(pid):
-            raise ConfigError(
-                f"{where}.id: unsafe id {pid!r}; expected ASCII letters, digits, '_', '-', '.', "
-                "starting with a letter or digit, no '/' and no '..'"
-            )
+        _check_name(f"{where}.id", pid, "id", RESERVED_PROMPT_IDS)
     else:
-        pid = tokens.derive_id(text)
+        pid = tokens.derive_id(text, MAX_ID)
     if fallback is None and "hidden_states" not in entry:
         for pos, tok in enumerate(toks):
             if tok not in vocab:
                 raise ConfigError(
-                    f"{where} ({text!r}): token {tok!r} at position {pos} is not in vocab; "
+                    f"{where} ({shown(text)}): token {shown(tok)} at position {pos} is not in vocab; "
                     "expected a vocab token (or add unknown_tokens: {seed, dim} for random vectors)"
                 )
     return Prompt(id=pid, text=text, tokenizer=mode, tokens=toks,
-                  hidden_states=_floats_one(entry.get("hidden_states")), width=width)
+                  hidden_states=canonical(_floats_one(entry.get("hidden_states"))), width=width)
 
 
 def _hidden_state_tokens(where: str, entry: dict, mode: str) -> tuple[list[str], int]:
@@ -277,25 +291,45 @@ def _hidden_state_tokens(where: str, entry: dict, mode: str) -> tuple[list[str],
 
 
 def _at(items: list, pos: int) -> str:
-    return repr(items[pos]) if pos < len(items) else "nothing"
+    return shown(items[pos]) if pos < len(items) else "nothing"
 
 
-def _resolve_weights(name: str, setting: dict, d_model: int, source: str) -> WeightSetting:
-    where = f"weights.{name}"
-    if not tokens.is_safe_id(name) or name in RESERVED_NAMES:
+def _check_name(key: str, name: str, what: str, reserved: set[str]) -> None:
+    """A prompt id or weight-setting name: a path component and a Snakemake wildcard value."""
+    if not tokens.is_safe_id(name):
         raise ConfigError(
-            f"{where}: unsafe name; expected ASCII letters, digits, '_', '-', '.', starting with a letter or "
-            f"digit, and not {', '.join(sorted(RESERVED_NAMES))}"
+            f"{key}: unsafe {what} {shown(name)}; expected ASCII letters, digits, '_', '-', '.', "
+            "starting with a letter or digit, no '/' and no '..'"
         )
+    if len(name) > MAX_ID:
+        raise ConfigError(f"{key}: expected {_a(what)} of at most {MAX_ID} characters, got {len(name)}")
+    if name in reserved:
+        raise ConfigError(
+            f"{key}: unsafe {what} {name!r} (a file in results/); expected not {', '.join(sorted(reserved))}"
+        )
+    if tokens.is_periodic(name):
+        raise ConfigError(
+            f"{key}: {what} {name!r} ends in 20 or more repeats of one piece, which Snakemake refuses "
+            "(it takes it for a runaway rule); expected another"
+        )
+
+
+def _a(what: str) -> str:
+    return f"an {what}" if what[0] in "aeiou" else f"a {what}"
+
+
+def _resolve_weights(name: str, setting: dict, d_model: int, source: str, longest: int) -> WeightSetting:
+    where = f"weights.{name}"
+    _check_name(where, name, "name", RESERVED_NAMES)
     given = [p for p in PROJECTIONS if p in setting]
     if "shared" in setting and given:
         raise ConfigError(f"{where}: expected either `shared` or query/key/value, got both")
     if "shared" not in setting and len(given) < 3:
         missing = [p for p in PROJECTIONS if p not in setting]
         raise ConfigError(f"{where}: expected `shared` or all of query, key, value; missing {', '.join(missing)}")
-    projections = {p: setting["shared"] if "shared" in setting else setting[p] for p in PROJECTIONS}
+    projections = {p: canonical(setting["shared"] if "shared" in setting else setting[p]) for p in PROJECTIONS}
     bias_cfg = setting.get("bias", {})
-    biases = {p: bias_cfg["shared"] if "shared" in bias_cfg else bias_cfg[p]
+    biases = {p: canonical(bias_cfg["shared"] if "shared" in bias_cfg else bias_cfg[p])
               for p in PROJECTIONS if "shared" in bias_cfg or p in bias_cfg}
 
     widths = {}
@@ -321,6 +355,14 @@ def _resolve_weights(name: str, setting: dict, d_model: int, source: str) -> Wei
             f"got {widths['query']} and {widths['key']}"
         )
     attention = {**ATTENTION_DEFAULTS, **setting.get("attention", {})}
+    heads = attention["heads"]
+    if heads > MAX_HEADS:
+        raise ConfigError(f"{where}.attention.heads: expected at most {MAX_HEADS}, got {heads}")
+    if heads * longest * longest > MAX_VALUES:
+        raise ConfigError(
+            f"{where}.attention.heads: expected heads x tokens x tokens of at most {MAX_VALUES:,} numbers per "
+            f"attention tensor, got {heads} x {longest} x {longest} (the longest prompt)"
+        )
     for p in ("query", "value"):
         if widths[p] % attention["heads"]:
             raise ConfigError(

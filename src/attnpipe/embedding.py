@@ -5,6 +5,8 @@ import hashlib
 import numpy as np
 
 from .arrayfiles import LabelledArray, SpecError, read_labelled_file
+from .limits import MAX_TOKENS, MAX_VALUES, MAX_WIDTH
+from .matrices import check_values
 
 
 def fallback_vector(token: str, seed: int, dim: int) -> np.ndarray:
@@ -42,6 +44,11 @@ def load_hidden_states(spec) -> LabelledArray:
             raise SpecError(f"{what}: expected rows of numbers, all of the same length") from None
     if found.values.ndim != 2 or found.values.size == 0:
         raise SpecError(f"{what}: expected a non-empty 2-D matrix (one row per token), got shape {found.values.shape}")
-    if not np.all(np.isfinite(found.values)):
-        raise SpecError(f"{what}: expected finite numbers, found NaN or inf")
+    rows, width = found.values.shape
+    if rows > MAX_TOKENS or width > MAX_WIDTH or found.values.size > MAX_VALUES:
+        raise SpecError(
+            f"{what}: expected at most {MAX_TOKENS} rows (tokens), {MAX_WIDTH} columns and {MAX_VALUES:,} numbers, "
+            f"got shape {found.values.shape}"
+        )
+    check_values(found.values, what)
     return found

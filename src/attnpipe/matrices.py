@@ -13,6 +13,7 @@ A bias (vector) spec is an inline list, {random: {seed: 1, std: 0.1}} (length = 
 import numpy as np
 
 from .arrayfiles import SpecError, read_array_file
+from .limits import MAX_MAGNITUDE, MAX_VALUES, MAX_WIDTH
 
 __all__ = ["SpecError", "load_matrix", "load_vector", "read_array_file"]
 
@@ -23,9 +24,12 @@ def load_matrix(spec, d_model: int) -> np.ndarray:
     if isinstance(spec, dict) and "random" in spec:
         opts = spec["random"]
         rows, cols = opts.get("shape", [d_model, d_model])
+        _check_size((rows, cols), "random shape")
         return _random((rows, cols), opts["seed"], opts.get("std", 1.0 / np.sqrt(rows)))
     if isinstance(spec, dict) and "file" in spec:
-        return _checked(read_array_file(spec["file"]), ndim=2, what=f"file {spec['file']}")
+        # d_model rows of at most MAX_WIDTH columns: a bigger file is refused unread
+        most = min(MAX_VALUES, max(d_model, 1) * MAX_WIDTH)
+        return _checked(read_array_file(spec["file"], most), ndim=2, what=f"file {spec['file']}")
     return _checked(_inline(spec), ndim=2, what="inline matrix")
 
 
@@ -34,7 +38,8 @@ def load_vector(spec, length: int) -> np.ndarray:
         opts = spec["random"]
         return _random((length,), opts["seed"], opts.get("std", 1.0))
     if isinstance(spec, dict) and "file" in spec:
-        arr = read_array_file(spec["file"])
+        # sized like a matrix file, so a wrong shape gets the message about its shape below
+        arr = read_array_file(spec["file"], min(MAX_VALUES, max(length, 1) * MAX_WIDTH))
         if arr.ndim == 2 and 1 in arr.shape:  # a row or column, e.g. attnpipe's b_query.csv (1, d)
             arr = arr.reshape(-1)
         return _checked(arr, ndim=1, what=f"file {spec['file']}")
@@ -56,6 +61,23 @@ def _checked(arr: np.ndarray, ndim: int, what: str) -> np.ndarray:
     if arr.ndim != ndim or arr.size == 0:
         kind = "a non-empty 2-D matrix" if ndim == 2 else "a non-empty vector"
         raise SpecError(f"{what}: expected {kind}, got shape {tuple(arr.shape)}")
+    _check_size(arr.shape, what)
+    check_values(arr, what)
+    return arr
+
+
+def _check_size(shape: tuple, what: str) -> None:
+    """At most MAX_WIDTH columns (and rows) and MAX_VALUES numbers, before anything of that size is made."""
+    if max(shape) > MAX_WIDTH or int(np.prod(shape)) > MAX_VALUES:
+        raise SpecError(
+            f"{what}: expected at most {MAX_WIDTH} rows and columns and {MAX_VALUES:,} numbers, "
+            f"got shape {tuple(shape)}"
+        )
+
+
+def check_values(arr: np.ndarray, what: str) -> None:
+    """Finite and within ±MAX_MAGNITUDE (attnpipe.limits)."""
     if not np.all(np.isfinite(arr)):
         raise SpecError(f"{what}: expected finite numbers, found NaN or inf")
-    return arr
+    if arr.size and np.abs(arr).max() > MAX_MAGNITUDE:
+        raise SpecError(f"{what}: expected numbers within ±{MAX_MAGNITUDE:g}, got {np.abs(arr).max():g}")

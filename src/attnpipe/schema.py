@@ -1,21 +1,80 @@
 """Structure checks of a config against its JSON schema, with one-line messages a person can act on.
 
-Two passes: unknown keys first (a typo gets a suggestion from the schema's own property names), then
-the schema itself via jsonschema, its best error reworded as "<key path>: expected ..., got ...".
+Three passes: unknown keys first (a typo gets a suggestion from the schema's own property names), then
+numbers made canonical where the schema expects one, then the schema itself via jsonschema, its best
+error reworded as "<key path>: expected ..., got ...".
 """
 
 import difflib
+import math
+import re
+import reprlib
 
 import jsonschema
+
+from .limits import MAX_MAGNITUDE
+
+# What a person writes as a number: YAML 1.1 reads `1e-2` and `1e0` (no dot, or no sign in the exponent) as
+# strings; where the schema expects a number such a string is one. nan/inf spelled out stay strings.
+NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 class StructureError(ValueError):
     """str(err) is one line: the key path and what was expected."""
 
 
-def check_structure(config: dict, schema: dict) -> None:
+def check_structure(config: dict, schema: dict) -> dict:
+    """The config with its numbers canonical (see canonical_numbers), once its structure is right."""
     _check_unknown_keys(config, schema, schema, "")
+    config = canonical_numbers(config, schema, schema, "")
     _check_schema(config, schema)
+    return config
+
+
+def _branches(node: dict, root: dict) -> list[dict]:
+    node = _deref(node, root)
+    return [node, *[b for branch in node.get("oneOf", []) for b in _branches(branch, root)]]
+
+
+def canonical_numbers(value, node: dict, root: dict, path: str):
+    """A copy of `value` in which every number the schema expects is canonical: float where it expects a
+    number (so `2` and `2.0` are the same param for Snakemake), int where an integer (`3.0` -> 3), a string
+    like `1e-2` a number; and finite, within ±MAX_MAGNITUDE. Anything else is left for the schema check."""
+    if isinstance(value, dict):
+        branches = _object_branches(node, root)
+        branch = next((b for b in branches if set(value) & set(b.get("properties", {}))), None)
+        if branch is None and branches:
+            branch = branches[0]
+        known = branch.get("properties", {}) if branch else {}
+        extra = branch.get("additionalProperties") if branch else None
+        return {
+            key: canonical_numbers(item, known.get(key, extra), root, _join(path, key))
+            if key in known or isinstance(extra, dict) else item
+            for key, item in value.items()
+        }
+    branches = _branches(node, root)
+    if isinstance(value, list):
+        items = next((b["items"] for b in branches if "items" in b), None)
+        if items is None:
+            return value
+        return [canonical_numbers(item, items, root, f"{path}[{i}]") for i, item in enumerate(value)]
+    types = {t for b in branches for t in ([b["type"]] if isinstance(b.get("type"), str) else b.get("type", []))}
+    if isinstance(value, bool) or not types & {"number", "integer"}:
+        return value
+    if isinstance(value, str):
+        named = {v for b in branches for v in b.get("enum", [])} | {b["const"] for b in branches if "const" in b}
+        if value in named or not NUMBER.fullmatch(value.strip()):
+            return value
+        value = float(value)
+    if not isinstance(value, int | float):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise StructureError(f"{path}: expected a finite number, got {value}")
+    if abs(value) > MAX_MAGNITUDE:
+        raise StructureError(f"{path}: expected a number within ±{MAX_MAGNITUDE:g}, got {_short(value)}")
+    if "number" in types:
+        return float(value)
+    return int(value) if float(value).is_integer() else value
 
 
 def _deref(node: dict, root: dict) -> dict:
@@ -92,6 +151,8 @@ def _describe(error) -> str:
         return f"expected a number {strict} {error.validator_value}, got {got}"
     if error.validator in ("minItems", "minProperties", "minLength"):
         return f"expected a non-empty value, got {got}"
+    if error.validator == "maximum":
+        return f"expected a number <= {error.validator_value}, got {got}"
     return error.message
 
 
@@ -120,5 +181,17 @@ def _expected(schema: dict) -> str:
 
 
 def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    """repr(value) cut to 60 characters, without building the repr of a big value (it may share parts
+    that expand to billions of items)."""
+    return shown(value, 60)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 3, 8, 8
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 60
+
+
+def shown(value, width: int = 60) -> str:
+    """A bounded repr for messages: at most `width` characters whatever the size of `value`."""
+    text = _REPR.repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."

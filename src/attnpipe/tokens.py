@@ -28,16 +28,30 @@ def is_safe_id(value: str) -> bool:
     return bool(SAFE_ID.match(value)) and ".." not in value
 
 
-def derive_id(text: str) -> str:
+def derive_id(text: str, max_length: int = 100) -> str:
     """A readable, path-safe id for a prompt: 'the cat' -> 'the-cat', 'héllo' -> 'hello'.
 
-    Text with nothing ASCII to keep gets a stable hash id ('p-1a2b3c4d').
+    Text with nothing ASCII to keep gets a stable hash id ('p-1a2b3c4d'); a slug longer than `max_length`,
+    or one Snakemake would refuse as periodic ('0000…'), is cut and given the hash ('0000…0-1a2b3c4d'),
+    so long prompts that differ only at the end still get different ids.
     """
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^A-Za-z0-9_]+", "-", ascii_text).strip("-_")
+    digest = hashlib.sha1(text.encode()).hexdigest()[:8]
     if not slug:
-        slug = "p-" + hashlib.sha1(text.encode()).hexdigest()[:8]
+        return "p-" + digest
+    if len(slug) > max_length or is_periodic(slug):
+        return slug[: max_length - len(digest) - 1].rstrip("-_") + "-" + digest
     return slug
+
+
+# Snakemake refuses a wildcard value ending in 20 to 100 repeats of one piece (PeriodicWildcardError,
+# its PeriodicityDetector); attnpipe refuses 20 or more.
+PERIODIC = re.compile(r"(.+)\1{19,}$")
+
+
+def is_periodic(value: str) -> bool:
+    return bool(PERIODIC.search(value))
 
 
 def strip_positions(labels: list[str]) -> list[str]:

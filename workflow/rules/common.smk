@@ -14,9 +14,12 @@ def fail(message):
 
 
 CONFIG_FILE = "config/config.yaml"
-if not workflow.overwrite_configfiles:
+# Read strictly before Snakemake takes them (it keeps the last of two equal keys, its message for bad YAML
+# names neither file nor line, and it copies what YAML aliases share). Files given with --configfile
+# are merged over this one by Snakemake; it parses them before this file runs, so bad YAML there is its own.
+for path in [CONFIG_FILE, *map(str, workflow.overwrite_configfiles or [])]:
     try:
-        read_yaml(CONFIG_FILE)  # Snakemake's own message for bad YAML names neither file nor line
+        read_yaml(path)
     except ConfigError as err:
         fail(err)
 
