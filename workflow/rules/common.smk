@@ -135,14 +135,26 @@ def get_combination_files(name):
     return [f"results/{weights}/{prompt}/{name}" for weights in WEIGHTS for prompt in PROMPTS]
 
 
-# Targets name one file at the end of each chain, not every file: a job whose file is missing still reruns
-# (Snakemake checks all outputs of every job in the DAG), and each target file costs Snakemake a lookup
-# over the rules' outputs. Listing all 8372 files of a 30 x 30 sweep doubled the no-op rerun.
 def get_numeric_outputs():
-    # summary.csv reads every embed.pt and attend.pt; attend needs project, project needs embed and weights.
-    return ["results/summary.csv"]
+    # Every stage file: a job reruns when any file the sweep promises is missing.
+    files = [
+        path
+        for prompt in PROMPTS
+        for path in stage_files(f"results/embeddings/{prompt}", "embed").values()
+    ]
+    for weights in WEIGHTS:
+        files += stage_files(f"results/{weights}", "weights").values()
+        for prompt in PROMPTS:
+            for stage in ("project", "attend"):
+                files += stage_files(f"results/{weights}/{prompt}", stage).values()
+    return files + ["results/summary.csv"]
 
 
 def get_final_outputs():
-    # index.html needs summary.csv and every combination's attend.pt, video and still.
-    return ["results/index.html"]
+    videos = [
+        f"results/{weights}/{prompt}/attention.{ext}"
+        for weights in WEIGHTS
+        for prompt in PROMPTS
+        for ext in ("mp4", "png")
+    ]
+    return get_numeric_outputs() + videos + ["results/index.html"]
