@@ -63,6 +63,7 @@ def test_causal_mask_is_not_an_overflow(tmp_path):
 @pytest.mark.parametrize("umask", [0o022, 0o027])
 def test_results_follow_the_umask(tmp_path, umask):
     wd = copy_workflow(tmp_path / "wf")
+    write_config(wd, dict(OVERFLOW_CONFIG, vocab={"0": [1, 0, 0], "1": [0, 1, 0]}))  # small: 6 jobs
     old = os.umask(umask)  # inherited by the Snakemake process
     try:
         snakemake(wd, "numeric", "--cores", "1", check=True)
