@@ -17,6 +17,7 @@ from PIL import Image
 
 from .render.numbers import fmt, token_label
 from .stagefiles import atomic_path, read_stage
+from .summary import read_summary
 
 # The scene's colour ramps for probabilities (attnpipe.render.scene.SCHEMES[scheme]["low"]), low -> high;
 # "default" is viridis-like and colour-blind safe. tests/test_gallery.py checks they stay the same.
@@ -47,7 +48,7 @@ def write_thumbnail(still, thumbnail) -> tuple[int, int]:
 def ramp_color(stops: list[str], t: float) -> str:
     """'#rrggbb' at t in [0, 1] along evenly spaced colour stops (as the scene's _ramp)."""
     rgb = [[int(s[i:i + 2], 16) for i in (1, 3, 5)] for s in stops]
-    pos = min(max(t, 0.0), 1.0) * (len(stops) - 1)
+    pos = 0.0 if math.isnan(t) else min(max(t, 0.0), 1.0) * (len(stops) - 1)  # NaN: the first colour
     lo = min(int(pos), len(stops) - 2)
     frac = pos - lo
     mixed = [round(a * (1 - frac) + b * frac) for a, b in zip(rgb[lo], rgb[lo + 1])]
@@ -161,8 +162,7 @@ def gallery_html(summary: pd.DataFrame, root: Path, thumb_sizes: dict, settings:
 def write_gallery(summary_csv, page, settings: dict) -> list[Path]:
     """Thumbnails beside each still and `page` (in the summary's folder); returns the thumbnails written."""
     root = Path(summary_csv).parent
-    # every column as text, as written ("012" stays "012"; an empty entropy stays "")
-    summary = pd.read_csv(summary_csv, dtype=str, keep_default_na=False)
+    summary = read_summary(summary_csv)
     thumb_sizes, written = {}, []
     for still in summary["still"]:
         thumbnail = root / thumbnail_path(still)

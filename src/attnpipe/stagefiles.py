@@ -8,30 +8,59 @@
 <name>.csv  header row = column labels, first column = row labels, values written with repr() so they
             read back exactly with pandas.read_csv(path, index_col=0). (heads, T, T) tensors with more
             than one head are stacked head after head, rows labelled "h<i>/<row label>".
-Every file is written to a temporary file beside the target and renamed: whole or absent.
+Every file is written to a temporary file beside the target and renamed: whole or absent. A stage
+with a NaN or inf it did not mean to compute (an overflow) writes nothing.
 """
 
 import csv
 import os
-import tempfile
+import re
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 
+class StageError(Exception):
+    """A stage computed numbers it must not save (NaN or inf from an overflow); nothing was written."""
+
+
+def _temporary_name(target: Path) -> str:
+    return f".{target.name}.{secrets.token_hex(4)}.tmp"
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Temporaries left beside `target` by a killed job (kill -9 runs no cleanup). Only the job that
+    writes `target` gets here, and Snakemake lets one job at a time own an output."""
+    stale = re.compile(rf"\.{re.escape(target.name)}\.[0-9a-f]{{8}}\.tmp")
+    for entry in target.parent.iterdir():
+        if stale.fullmatch(entry.name):
+            entry.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    The temporary is created with mode 0666 less the umask, like any file open() creates (mkstemp's
+    0600 would survive the rename and lock out the group and the gallery's web server).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    _remove_stale_temporaries(path)
+    while True:
+        tmp = path.parent / _temporary_name(path)
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
     try:
-        yield tmp
+        yield str(tmp)
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -55,8 +84,31 @@ def record(tensor: torch.Tensor, row_labels, column_labels) -> dict:
     return {"tensor": tensor, "row_labels": list(row_labels), "column_labels": list(column_labels)}
 
 
-def write_stage(records: dict[str, dict], outputs: dict) -> None:
-    """Save `records` (name -> record) to outputs["tensors"] and each to outputs["<name>_csv"]."""
+def check_finite(stage: str, records: dict[str, dict], masked: dict | None = None) -> None:
+    """Raise StageError naming the first tensor holding NaN or inf. `masked` (name -> bool tensor)
+    marks the cells where -inf is by design (the causal mask of scaled scores)."""
+    for name, rec in records.items():
+        tensor = rec["tensor"]
+        bad = ~torch.isfinite(tensor)
+        if masked and name in masked:
+            bad &= ~(masked[name] & (tensor == float("-inf")))
+        if not bad.any():
+            continue
+        index = tuple(int(i) for i in bad.nonzero()[0])
+        cell = f"row {rec['row_labels'][index[-2]]}, column {rec['column_labels'][index[-1]]}"
+        if tensor.dim() == 3:
+            cell = f"head {index[0]}, {cell}"
+        kinds = "/".join(k for k, found in (("inf", tensor.isinf() & bad), ("NaN", tensor.isnan())) if found.any())
+        raise StageError(
+            f"stage {stage}: {name} overflowed float64: {int(bad.sum())} of {tensor.numel()} values are {kinds} "
+            f"(first at {cell}); nothing of this stage was written"
+        )
+
+
+def write_stage(records: dict[str, dict], outputs: dict, masked: dict | None = None) -> None:
+    """Save `records` (name -> record) to outputs["tensors"] and each to outputs["<name>_csv"], or
+    raise StageError and write nothing if a tensor is not finite (see check_finite)."""
+    check_finite(Path(outputs["tensors"]).stem, records, masked)
     # Saved through a file object: given a path, torch.save names the zip's records after the file (here
     # a random temporary name), so the same tensors would not give the same bytes.
     with atomic_path(outputs["tensors"]) as tmp, open(tmp, "wb") as fh:

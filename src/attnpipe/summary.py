@@ -8,9 +8,12 @@ Statistics over the saved tensors (never recomputed from the config):
   most_attended         per head, each query token's key with the largest weight (the first on a tie):
                         "0:the→1:cat; 1:cat→1:cat", heads as "h0: …; … | h1: …"
 Paths are relative to the summary's own folder (results/), like the links of results/index.html.
+Text that a spreadsheet would run as a formula (starting with = + - @, tab or CR) is written with a
+leading ' (OWASP's CSV-injection advice); read_summary takes it off again.
 """
 
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +29,24 @@ COLUMNS = [
     "hidden_states_csv", *(f"{name}_csv" for name in COMBINATION_CSVS),
 ]
 PROBABILITY_TOLERANCE = 1e-9
+# A cell a spreadsheet would take as a formula, after any quotes we added before (so the quoting is
+# undone exactly: text that really starts with "'=" keeps its quote).
+FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
+
+
+def neutralise(cell):
+    """Prefix ' to text a spreadsheet would run as a formula; numbers and other text unchanged."""
+    return "'" + cell if isinstance(cell, str) and FORMULA_START.match(cell) else cell
+
+
+def restore(cell: str) -> str:
+    """The inverse of neutralise, for a cell read back as text."""
+    return cell[1:] if cell.startswith("'") and FORMULA_START.match(cell) else cell
+
+
+def read_summary(csv_path) -> pd.DataFrame:
+    """summary.csv with every column as text, as written ("012" stays "012", an empty entropy stays "")."""
+    return pd.read_csv(csv_path, dtype=str, keep_default_na=False).map(restore)
 
 
 def mean_row_entropy(weights: torch.Tensor) -> float:
@@ -94,7 +115,7 @@ def build_summary(settings: dict, embed_pts: list, attend_pts: list, root) -> pd
 def write_summary(frame: pd.DataFrame, csv_path, html_path) -> None:
     """summary.csv (floats round-trip exactly) and the same table as a plain HTML page (for the report)."""
     with atomic_path(csv_path) as tmp:
-        frame.to_csv(tmp, index=False)
+        frame.map(neutralise).to_csv(tmp, index=False)
     table = frame.to_html(index=False, na_rep="", border=0, classes="summary")
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>attnpipe summary</title>'

@@ -4,6 +4,8 @@ import importlib
 import re
 import sys
 
+from snakemake.exceptions import WorkflowError
+
 from attnpipe.config import ConfigError, load_schema, load_sweep, read_yaml
 from attnpipe.provenance import code_version
 
@@ -62,11 +64,23 @@ def stage_files(directory, stage):
     return {"tensors": f"{directory}/{stage}.pt", **csvs}
 
 
-def run_stage(stage, input, output, params, log):
-    """The body of every numeric rule: hand plain paths and the settings to attnpipe.stages.<stage>."""
+WILDCARD_NAMES = {"weights": "weight setting", "prompt": "prompt"}
+
+
+def run_stage(stage, input, output, params, log, wildcards=None):
+    """The body of every numeric rule: hand plain paths and the settings to attnpipe.stages.<stage>.
+    A stage that computed NaN/inf stops with one line naming the combination (the stage knows no names)."""
+    from attnpipe.stagefiles import StageError, write_log  # torch: only when a job runs, never for a no-op
+
     stage_module = importlib.import_module(f"attnpipe.stages.{stage}")
     settings = params.get("settings", {})
-    stage_module.run(settings, dict(input.items()), dict(output.items()), log[0])
+    try:
+        stage_module.run(settings, dict(input.items()), dict(output.items()), log[0])
+    except StageError as err:
+        names = "".join(f"{WILDCARD_NAMES[k]} {v!r}, " for k, v in (wildcards or {}).items())
+        message = f"attnpipe: numeric error: {names}{err}"
+        write_log(log[0], message)
+        raise WorkflowError(message) from None
 
 
 # What one job needs on a cluster node, measured with benchmarks/resources.py (one job forced in a fresh

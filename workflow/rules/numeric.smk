@@ -22,7 +22,7 @@ rule embed:
     group:
         "embeddings"
     run:
-        run_stage("embed", input, output, params, log)
+        run_stage("embed", input, output, params, log, wildcards)
 
 
 rule weights:
@@ -41,7 +41,7 @@ rule weights:
     group:
         "weight_setting"
     run:
-        run_stage("weights", input, output, params, log)
+        run_stage("weights", input, output, params, log, wildcards)
 
 
 rule project:
@@ -60,7 +60,7 @@ rule project:
     group:
         "weight_setting"
     run:
-        run_stage("project", input, output, params, log)
+        run_stage("project", input, output, params, log, wildcards)
 
 
 rule attend:
@@ -79,4 +79,4 @@ rule attend:
     group:
         "weight_setting"
     run:
-        run_stage("attend", input, output, params, log)
+        run_stage("attend", input, output, params, log, wildcards)

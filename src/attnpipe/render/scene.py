@@ -48,7 +48,7 @@ def _hex_to_rgb(color: str) -> np.ndarray:
 def _ramp(stops: list[str], t: np.ndarray) -> np.ndarray:
     """Colours (…, 3) for t in [0, 1] along evenly spaced colour stops."""
     rgb = np.stack([_hex_to_rgb(s) for s in stops])
-    pos = np.clip(t, 0, 1) * (len(stops) - 1)
+    pos = np.nan_to_num(np.clip(t, 0, 1), nan=0.0) * (len(stops) - 1)  # NaN: the first colour, never an IndexError
     lo = np.minimum(pos.astype(int), len(stops) - 2)
     frac = (pos - lo)[..., None]
     return rgb[lo] * (1 - frac) + rgb[lo + 1] * frac

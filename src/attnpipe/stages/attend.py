@@ -1,5 +1,7 @@
 """Rule `attend`: Q, K, V -> raw scores, scaled/masked scores, attention weights, output."""
 
+import torch
+
 from ..attention import attend
 from ..stagefiles import dim_labels, read_stage, record, write_log, write_stage
 
@@ -16,5 +18,7 @@ def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
         tensor = result[key]
         columns = dim_labels(tensor.shape[1]) if name == "output" else k["row_labels"]
         records[name] = record(tensor, q["row_labels"], columns)
-    write_stage(records, outputs)
+    # Under the causal mask a query's future keys score -inf by design; any other NaN/inf is an overflow.
+    future = torch.ones(q["tensor"].shape[0], k["tensor"].shape[0], dtype=torch.bool).triu(diagonal=1)
+    write_stage(records, outputs, masked={"scaled_scores": future} if settings.get("causal") else None)
     write_log(log, f"attend {settings} -> attention {tuple(result['weights'].shape)}")
