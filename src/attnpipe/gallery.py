@@ -163,6 +163,7 @@ def write_gallery(summary_csv, page, settings: dict) -> list[Path]:
     root = Path(summary_csv).parent
     # every column as text, as written ("012" stays "012"; an empty entropy stays "")
     summary = pd.read_csv(summary_csv, dtype=str, keep_default_na=False)
+    summary = summary[summary["still"] != ""]  # combinations without a video (rotary models, for now)
     thumb_sizes, written = {}, []
     for still in summary["still"]:
         thumbnail = root / thumbnail_path(still)
