@@ -213,13 +213,13 @@ def test_toy_prompts_and_model_prompts_side_by_side(built_models):
 
 
 @pytest.mark.parametrize("case, expected", [
-    ("missing", "attnpipe: config error: models.m.path: expected a local Hugging Face model folder with "
-                "config.json, got 'nowhere' (no such folder)"),
+    ("missing", ("attnpipe: config error: models.m.path: expected a local Hugging Face model folder with "
+                "config.json, got 'nowhere' (no such folder)")),
     ("layer", "attnpipe: config error: weights.w.layers: expected a layer of model m from 0 to 2 (3 layers), got 3"),
-    ("architecture", "attnpipe: config error: models.m.path: model_type 't5' in config.json is not supported; "
-                     "expected one of: bert (BERT family, e.g. MiniLM), gpt2, llama, mistral, qwen2"),
-    ("tokenizer", "attnpipe: config error: models.m.path: expected a tokenizer in the model folder (tokenizer.json, "
-                  "vocab.txt, vocab.json, tokenizer.model), found none in 'hf/bare'"),
+    ("architecture", ("attnpipe: config error: models.m.path: model_type 't5' in config.json is not supported; "
+                     "expected one of: bert (BERT family, e.g. MiniLM), gpt2, llama, mistral, qwen2")),
+    ("tokenizer", ("attnpipe: config error: models.m.path: expected a tokenizer in the model folder (tokenizer.json, "
+                  "vocab.txt, vocab.json, tokenizer.model), found none in 'hf/bare'")),
 ])
 def test_bad_model_input_is_one_line_before_any_job(built_models, case, expected):
     before = snapshot(built_models / "results")
