@@ -5,6 +5,7 @@ seconds. A setting {model, layer: L} is one weight setting; {model, layers: all 
 place, to one setting per layer named <name>-layer<L>.
 """
 
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,9 @@ def is_model_setting(setting) -> bool:
 
 
 def resolve_models(config: dict) -> dict[str, Model]:
+    if config.get("models") and importlib.util.find_spec("transformers") is None:  # looked up, not imported
+        raise ModelConfigError("models: running a model needs the hf extra (transformers); expected it installed: "
+                               ".venv/bin/pip install -e '.[hf]' (./run.sh test installs it)")
     return {str(name): _read_model(str(name), entry["path"]) for name, entry in (config.get("models") or {}).items()}
 
 
