@@ -8,6 +8,7 @@ min_version("9.0")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/numeric.smk"
+include: "workflow/rules/models.smk"
 include: "workflow/rules/render.smk"
 include: "workflow/rules/summary.smk"
 

@@ -1,6 +1,7 @@
-"""A real model's heads: attnpipe-import-hf exports layers of all-MiniLM-L6-v2 (the test extra's packaged BERT,
-6 layers, 12 heads, d 384), the real pipeline runs on the files and config it writes, and every head's attention
-weights and outputs equal the model's own. Needs the `hf` extra (`./run.sh test` installs it)."""
+"""A real model's heads: all-MiniLM-L6-v2 (the test extra's packaged BERT, 6 layers, 12 heads, d 384) named in
+the config, the real pipeline runs its forward pass, and every head's attention weights and outputs equal the
+model's own. The hand-run importer (attnpipe-import-hf) keeps its checks of bad arguments.
+Needs the `hf` extra (`./run.sh test` installs it)."""
 
 import os
 
@@ -8,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
 from conftest import copy_workflow, snakemake, write_config
 
 transformers = pytest.importorskip("transformers")
@@ -50,29 +50,23 @@ def reference(model, tokenizer, layer):
 
 
 def test_pipeline_reproduces_every_head_of_two_layers(model, tmp_path):
+    """Through the config path: the model named under models:, two layers as one setting, the prompt as text."""
     path, hf_model, tokenizer = model
     wd = copy_workflow(tmp_path / "wf")
-    config = {"prompts": [], "weights": {}}
-    for layer in LAYERS:
-        out = wd / f"imported/layer{layer}"
-        assert import_hf(["--model", str(path), "--layer", str(layer), "--prompt", PROMPT,
-                          "--out", str(out), "--name", "minilm"]) == 0
-        snippet = yaml.safe_load((out / "config.yaml").read_text())
-        assert snippet["weights"][f"minilm-layer{layer}"]["attention"] == {"heads": 12, "scale": "1/sqrt(d_head)"}
-        config["prompts"] += snippet["prompts"]
-        config["weights"].update(snippet["weights"])
-    write_config(wd, config)  # the two snippets merged, as a user would paste them
+    write_config(wd, {"models": {"minilm": {"path": str(path)}},
+                      "weights": {"minilm": {"model": "minilm", "layers": list(LAYERS)}},
+                      "prompts": [PROMPT]})
     snakemake(wd, "numeric", "--cores", "2", check=True)
 
     for layer in LAYERS:
         tokens, hidden, attentions, context = reference(hf_model, tokenizer, layer)
         assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]"
-        run = wd / f"results/minilm-layer{layer}/{config['prompts'][LAYERS.index(layer)]['id']}"
+        run = wd / f"results/minilm-layer{layer}/The-cat-sat-on-the-mat-and-the-mat-was-warm"
         labels = [f"{i}:{tok}" for i, tok in enumerate(tokens)]
 
-        x = pd.read_csv(wd / f"results/embeddings/{run.name}/hidden_states.csv", index_col=0)
+        x = pd.read_csv(run / "hidden_states.csv", index_col=0)  # post-LN BERT: the layer's input as it is
         assert list(x.index) == labels and x.shape == (len(tokens), 384)
-        assert np.array_equal(x.to_numpy(), hidden.double().numpy())  # copied exactly
+        assert np.array_equal(x.to_numpy(), hidden.double().numpy())
 
         attention = torch.load(run / "attend.pt", weights_only=True)["attention"]
         assert attention["tensor"].shape == (12, len(tokens), len(tokens))

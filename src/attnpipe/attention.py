@@ -15,21 +15,26 @@ def scale_factor(scale, d_head: int) -> float:
     return float(scale)
 
 
-def attend(q, k, v, heads: int = 1, scale="1/sqrt(d_head)", causal: bool = False, softmax: bool = True):
+def attend(q, k, v, heads: int = 1, scale="1/sqrt(d_head)", causal: bool = False, softmax: bool = True,
+           kv_heads: int | None = None):
     """Multi-head attention over Q, K, V (T, d_k), (T, d_k), (T, d_v).
 
-    Head i uses columns i*d_head ... (i+1)*d_head-1 of each projection (as BERT and GPT-2 do).
+    Head i uses columns i*d_head ... (i+1)*d_head-1 of each projection (as BERT and GPT-2 do). With
+    grouped-query attention (kv_heads < heads; K and V then have kv_heads blocks) query head i reads
+    K/V head kv_head_of(i, heads, kv_heads), as Llama's repeat_kv does.
     Returns a dict of (h, T, T) scores / scaled_scores / weights and the merged (T, d_v) output.
     With softmax off the weights are the scaled scores, masked cells set to 0 (they add nothing).
     """
     T, d_k = q.shape
-    d_v = v.shape[1]
-    qh = q.view(T, heads, d_k // heads).transpose(0, 1)  # (h, T, d_head)
-    kh = k.view(T, heads, d_k // heads).transpose(0, 1)  # (h, T, d_head)
-    vh = v.view(T, heads, d_v // heads).transpose(0, 1)  # (h, T, d_v/h)
+    kv_heads = kv_heads or heads
+    d_head, d_v = d_k // heads, v.shape[1] // kv_heads * heads
+    qh = q.view(T, heads, d_head).transpose(0, 1)  # (h, T, d_head)
+    groups = torch.tensor([kv_head_of(i, heads, kv_heads) for i in range(heads)])
+    kh = k.view(T, kv_heads, d_head).transpose(0, 1)[groups]  # (h, T, d_head)
+    vh = v.view(T, kv_heads, d_v // heads).transpose(0, 1)[groups]  # (h, T, d_v/h)
 
     scores = qh @ kh.transpose(-2, -1)  # (h, T, T): raw Q·Kᵀ
-    scaled = scores * scale_factor(scale, d_k // heads)
+    scaled = scores * scale_factor(scale, d_head)
     future = torch.ones(T, T, dtype=torch.bool).triu(diagonal=1)  # key j > query i
     if causal:  # query i sees keys 0..i only
         scaled = scaled.masked_fill(future, float("-inf"))
@@ -40,3 +45,8 @@ def attend(q, k, v, heads: int = 1, scale="1/sqrt(d_head)", causal: bool = False
     per_head = weights @ vh  # (h, T, d_v/h)
     output = per_head.transpose(0, 1).reshape(T, d_v)  # heads side by side
     return {"scores": scores, "scaled_scores": scaled, "weights": weights, "output": output}
+
+
+def kv_head_of(head: int, heads: int, kv_heads: int) -> int:
+    """The K/V head query head `head` reads: consecutive query heads share one (Llama's repeat_kv)."""
+    return head // (heads // kv_heads)

@@ -19,10 +19,11 @@ import yaml
 
 from . import configfile, embedding, matrices, tokens
 from .limits import MAX_CONFIG_VALUES, MAX_HEADS, MAX_ID, MAX_TEXT, MAX_TOKENS, MAX_VALUES, MAX_WIDTH
+from .models import spec as model_spec
 from .schema import StructureError, check_structure, shown
 
-# results/embeddings/ holds the per-prompt stage; the others are files in results/ itself
-RESERVED_NAMES = {"embeddings", "summary.csv", "summary.html", "index.html"}
+# results/embeddings/ holds the per-prompt stage, results/models/ the forward passes; the others are files
+RESERVED_NAMES = {"embeddings", "models", "summary.csv", "summary.html", "index.html"}
 PROJECTIONS = ("query", "key", "value")
 # results/<weights>/ holds the weights stage's files beside one folder per prompt: a prompt id may not be one
 RESERVED_PROMPT_IDS = {"weights.pt"} | {f"{kind}_{role}.csv" for kind in ("w", "b") for role in PROJECTIONS}
@@ -42,6 +43,8 @@ class Prompt:
     tokens: list[str]
     hidden_states: object = None  # inline rows or {file: path}; None: look the tokens up in the vocab
     width: int | None = None  # of the hidden states a prompt brings
+    model_text: str | None = None  # plain text (no tokens:, no hidden_states:): what a model setting reads
+    toy: bool = True  # the vocab (or its own hidden states) gives it X: it pairs with the toy settings
 
     def files(self) -> list[str]:
         return [self.hidden_states["file"]] if isinstance(self.hidden_states, dict) else []
@@ -67,7 +70,19 @@ class Sweep:
     fallback: dict | None
     render: dict = field(default_factory=lambda: dict(RENDER_DEFAULTS))
     prompts: dict[str, Prompt] = field(default_factory=dict)
-    weights: dict[str, WeightSetting] = field(default_factory=dict)
+    weights: dict[str, WeightSetting] = field(default_factory=dict)  # and model_spec.ModelSetting
+    models: dict = field(default_factory=dict)  # name -> model_spec.Model
+
+    def pairs(self, weights: str, prompt_id: str) -> bool:
+        """A model's setting reads plain-text prompts; a toy setting the prompts the vocab (or a file) embeds."""
+        prompt = self.prompts[prompt_id]
+        if isinstance(self.weights[weights], model_spec.ModelSetting):
+            return prompt.model_text is not None
+        return prompt.toy
+
+    def combinations(self) -> list[tuple[str, str]]:
+        """(weights, prompt) of every combination the sweep computes, weight settings outermost."""
+        return [(w, p) for w in self.weights for p in self.prompts if self.pairs(w, p)]
 
     # One dict per rule: Snakemake stores params as an unnamed list of reprs, so a single dict
     # keeps every value tied to its key (swapping two values is still a change).
@@ -94,7 +109,10 @@ class Sweep:
         """The render options plus what the video names and explains: prompt text, attention options,
         the heads to show, and where X came from (the vocab, with the tokens it lacked, or a file)."""
         prompt = self.prompts[prompt_id]
-        if prompt.hidden_states is None:
+        setting = self.weights[weights]
+        if isinstance(setting, model_spec.ModelSetting):
+            source, unknown = f"model {setting.model.name}: the input of attention layer {setting.layer}", []
+        elif prompt.hidden_states is None:
             source, unknown = "vocab", sorted({t for t in prompt.tokens if t not in self.vocab})
         else:
             source, unknown = prompt.files()[0] if prompt.files() else "the config", []
@@ -154,11 +172,21 @@ def _resolve(config: dict) -> Sweep:
     fallback = canonical(config.get("unknown_tokens"))
     vocab_width = _vocab_width(vocab, fallback)
     default_tokenizer = config.get("tokenizer", "characters")
-    prompts = [_resolve_prompt(i, entry, default_tokenizer, vocab, fallback)
+    try:
+        models = model_spec.resolve_models(config)
+    except model_spec.ModelConfigError as err:
+        raise ConfigError(str(err)) from None
+    toy_weights = {n: s for n, s in config["weights"].items() if not model_spec.is_model_setting(s)}
+    # Beside a model, a text prompt the vocab does not cover is the model's alone (no error).
+    prompts = [_resolve_prompt(i, entry, default_tokenizer, vocab, fallback, model_only_ok=bool(models))
                for i, entry in enumerate(config["prompts"])]
-    d_model, source = _model_width(prompts, vocab_width)
+    toy_prompts = [p for p in prompts if p.toy]
+    d_model, source = _model_width(toy_prompts, vocab_width) if toy_weights else (None, None)
+    if toy_weights and d_model is None:
+        raise ConfigError(f"weights.{next(iter(toy_weights))}: expected prompts it can embed (covered by vocab, "
+                          "or with hidden_states); every prompt here is a model's alone")
     sweep = Sweep(d_model=d_model, vocab=vocab, fallback=fallback,
-                  render={**RENDER_DEFAULTS, **config.get("render", {})})
+                  render={**RENDER_DEFAULTS, **config.get("render", {})}, models=models)
     first_seen: dict[str, int] = {}
     for i, prompt in enumerate(prompts):
         if prompt.id in first_seen:
@@ -170,7 +198,19 @@ def _resolve(config: dict) -> Sweep:
         sweep.prompts[prompt.id] = prompt
     longest = max(len(p.tokens) for p in prompts)
     for name, setting in config["weights"].items():
-        sweep.weights[name] = _resolve_weights(str(name), setting, d_model, source, longest)
+        if not model_spec.is_model_setting(setting):
+            sweep.weights[name] = _resolve_weights(str(name), setting, d_model, source, longest)
+            continue
+        try:
+            expanded = model_spec.expand_setting(str(name), setting, models)
+        except model_spec.ModelConfigError as err:
+            raise ConfigError(str(err)) from None
+        for one in expanded:
+            _check_setting_name(f"weights.{name}", one.name)
+            if one.name in sweep.weights or one.name in config["weights"] and one.name != name:
+                raise ConfigError(f"weights.{name}: expands to {one.name!r}, a name already taken; expected "
+                                  "unique weight-setting names")
+            sweep.weights[one.name] = one
     return sweep
 
 
@@ -217,7 +257,7 @@ def _hidden_what(spec) -> str:
     return f"file {spec['file']}" if isinstance(spec, dict) else "the inline rows"
 
 
-def _resolve_prompt(i: int, entry, default_tokenizer: str, vocab: dict, fallback) -> Prompt:
+def _resolve_prompt(i: int, entry, default_tokenizer: str, vocab: dict, fallback, model_only_ok: bool = False) -> Prompt:
     if isinstance(entry, str):
         entry = {"text": entry}
     where = f"prompts[{i}]"
@@ -241,15 +281,19 @@ def _resolve_prompt(i: int, entry, default_tokenizer: str, vocab: dict, fallback
         _check_name(f"{where}.id", pid, "id", RESERVED_PROMPT_IDS)
     else:
         pid = tokens.derive_id(text, MAX_ID)
+    plain_text = entry["text"] if not {"tokens", "hidden_states"} & set(entry) else None
     if fallback is None and "hidden_states" not in entry:
         for pos, tok in enumerate(toks):
             if tok not in vocab:
+                if model_only_ok and plain_text is not None:
+                    return Prompt(id=pid, text=text, tokenizer=mode, tokens=toks, model_text=plain_text, toy=False)
                 raise ConfigError(
                     f"{where} ({shown(text)}): token {shown(tok)} at position {pos} is not in vocab; "
                     "expected a vocab token (or add unknown_tokens: {seed, dim} for random vectors)"
                 )
     return Prompt(id=pid, text=text, tokenizer=mode, tokens=toks,
-                  hidden_states=canonical(_floats_one(entry.get("hidden_states"))), width=width)
+                  hidden_states=canonical(_floats_one(entry.get("hidden_states"))), width=width,
+                  model_text=plain_text)
 
 
 def _hidden_state_tokens(where: str, entry: dict, mode: str) -> tuple[list[str], int]:
@@ -320,7 +364,7 @@ def _a(what: str) -> str:
 
 def _resolve_weights(name: str, setting: dict, d_model: int, source: str, longest: int) -> WeightSetting:
     where = f"weights.{name}"
-    _check_name(where, name, "name", RESERVED_NAMES)
+    _check_setting_name(where, name)
     given = [p for p in PROJECTIONS if p in setting]
     if "shared" in setting and given:
         raise ConfigError(f"{where}: expected either `shared` or query/key/value, got both")
@@ -375,6 +419,10 @@ def _resolve_weights(name: str, setting: dict, d_model: int, source: str, longes
         )
     return WeightSetting(name=name, projections=_floats(projections), biases=_floats(biases), attention=attention,
                          show_heads=sorted(show_heads))
+
+
+def _check_setting_name(where: str, name: str) -> None:
+    _check_name(where, name, "name", RESERVED_NAMES)
 
 
 def _load(key: str, loader, spec, size: int) -> np.ndarray:

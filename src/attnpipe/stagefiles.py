@@ -7,7 +7,8 @@
             the number of files it tracks (see benchmarks/sweep.py).
 <name>.csv  header row = column labels, first column = row labels, values written with repr() so they
             read back exactly with pandas.read_csv(path, index_col=0). (heads, T, T) tensors with more
-            than one head are stacked head after head, rows labelled "h<i>/<row label>".
+            than one head are stacked head after head, rows labelled "h<i>/<row label>" (or the record's own
+            block_labels, e.g. "h3(kv1)/" with grouped-query attention, "layer2/" for a model's layers).
 Every file is written to a temporary file beside the target and renamed: whole or absent. A stage
 with a NaN or inf it did not mean to compute (an overflow) writes nothing.
 """
@@ -64,11 +65,13 @@ def atomic_path(path):
         raise
 
 
-def csv_rows(tensor: torch.Tensor, row_labels, column_labels):
+def csv_rows(tensor: torch.Tensor, row_labels, column_labels, block_labels=None):
     """Header + labelled rows; a 3-D (heads, T, T) tensor is stacked by head."""
     yield ["", *column_labels]
     if tensor.dim() == 2:
         blocks = [("", tensor)]
+    elif block_labels is not None:
+        blocks = [(f"{label}/", t) for label, t in zip(block_labels, tensor, strict=True)]
     else:
         blocks = [(f"h{i}/" if tensor.shape[0] > 1 else "", t) for i, t in enumerate(tensor)]
     for prefix, block in blocks:
@@ -76,12 +79,15 @@ def csv_rows(tensor: torch.Tensor, row_labels, column_labels):
             yield [prefix + label, *map(repr, values)]
 
 
-def record(tensor: torch.Tensor, row_labels, column_labels) -> dict:
-    """One labelled tensor; the labels must fit its last two dimensions."""
+def record(tensor: torch.Tensor, row_labels, column_labels, block_labels=None) -> dict:
+    """One labelled tensor; the labels must fit its last two dimensions (block_labels: its first, if 3-D)."""
     tensor = tensor.detach().to(torch.float64).contiguous()
     if tensor.shape[-2:] != (len(row_labels), len(column_labels)):
         raise ValueError(f"labels {len(row_labels)}x{len(column_labels)} do not fit shape {tuple(tensor.shape)}")
-    return {"tensor": tensor, "row_labels": list(row_labels), "column_labels": list(column_labels)}
+    rec = {"tensor": tensor, "row_labels": list(row_labels), "column_labels": list(column_labels)}
+    if block_labels is not None:
+        rec["block_labels"] = list(block_labels)
+    return rec
 
 
 def check_finite(stage: str, records: dict[str, dict], masked: dict | None = None) -> None:
@@ -115,7 +121,8 @@ def write_stage(records: dict[str, dict], outputs: dict, masked: dict | None = N
         torch.save(records, fh)
     for name, rec in records.items():
         with atomic_path(outputs[f"{name}_csv"]) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-            csv.writer(fh, lineterminator="\n").writerows(csv_rows(rec["tensor"], rec["row_labels"], rec["column_labels"]))
+            rows = csv_rows(rec["tensor"], rec["row_labels"], rec["column_labels"], rec.get("block_labels"))
+            csv.writer(fh, lineterminator="\n").writerows(rows)
 
 
 def read_stage(pt_path) -> dict[str, dict]:

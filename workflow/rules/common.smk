@@ -7,6 +7,7 @@ import sys
 from snakemake.exceptions import WorkflowError
 
 from attnpipe.config import ConfigError, load_schema, load_sweep, read_yaml
+from attnpipe.models.spec import ModelSetting
 from attnpipe.provenance import code_version
 
 
@@ -36,17 +37,33 @@ except ConfigError as err:
 
 PROMPTS = list(SWEEP.prompts)
 WEIGHTS = list(SWEEP.weights)
+# Real models (workflow/rules/models.smk): a model's layer settings read plain-text prompts only, so the
+# sweep is the grid of SWEEP.combinations(), not every prompt x every setting.
+MODELS = list(SWEEP.models)
+MODEL_SETTINGS = {name: s for name, s in SWEEP.weights.items() if isinstance(s, ModelSetting)}
+TOY_WEIGHTS = [name for name in WEIGHTS if name not in MODEL_SETTINGS]
+ROTARY_SETTINGS = [name for name, s in MODEL_SETTINGS.items() if s.model.rope]
+COMBINATIONS = SWEEP.combinations()
+# Not rendered yet: the video has no rotary step, and Q·Kᵀ of unrotated Q and K is not what the model computes.
+RENDERED = [(w, p) for w, p in COMBINATIONS if w not in ROTARY_SETTINGS]
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly these names; with none, nothing (an empty pattern is no constraint)."""
+    return "|".join(map(re.escape, names)) or "(?!)"
 
 
 wildcard_constraints:
-    prompt="|".join(map(re.escape, PROMPTS)),
-    weights="|".join(map(re.escape, WEIGHTS)),
+    prompt=one_of(PROMPTS),
+    weights=one_of(WEIGHTS),
+    model=one_of(MODELS),
 
 
 # A stage's code version covers its module and every attnpipe module it imports.
 CODE = {
     stage: code_version(f"attnpipe.stages.{stage}")
-    for stage in ("embed", "weights", "project", "attend", "render", "summary", "gallery")
+    for stage in ("embed", "weights", "project", "attend", "render", "summary", "gallery",
+                  "forward", "layer_input", "model_weights", "rotate")
 }
 
 # Each stage writes <stage>.pt (all its tensors) and one CSV per tensor.
@@ -55,6 +72,8 @@ STAGE_CSVS = {
     "weights": [f"{kind}_{role}" for role in ("query", "key", "value") for kind in ("w", "b")],
     "project": ["queries", "keys", "values"],
     "attend": ["scores", "scaled_scores", "attention", "output"],
+    "forward": ["attention_inputs"],  # + rope_cos, rope_sin for rotary models (rule forward_rotary)
+    "rotate": ["queries_rotated", "keys_rotated"],
 }
 
 
@@ -64,7 +83,7 @@ def stage_files(directory, stage):
     return {"tensors": f"{directory}/{stage}.pt", **csvs}
 
 
-WILDCARD_NAMES = {"weights": "weight setting", "prompt": "prompt"}
+WILDCARD_NAMES = {"weights": "weight setting", "prompt": "prompt", "model": "model"}
 
 
 def run_stage(stage, input, output, params, log, wildcards=None):
@@ -90,6 +109,8 @@ def run_stage(stage, input, output, params, log, wildcards=None):
 # 45-47 CPU s at publish, on one thread. Declared with headroom for the SLURM job's own Snakemake process (~200 MB), slower
 # nodes and longer prompts (a 64-token render takes up to ~3x a short one). runtime is in minutes.
 NUMERIC_RESOURCES = {"mem_mb": 600, "runtime": 1}
+# A job that loads a model (transformers and the weights): not measured yet; MiniLM (90 MB) fits in 2 GB.
+MODEL_RESOURCES = {"mem_mb": 2000, "runtime": 5}
 RENDER_RESOURCES = {
     "preview": {"mem_mb": 1000, "runtime": 5},
     "publish": {"mem_mb": 1500, "runtime": 15},
@@ -125,6 +146,7 @@ def get_summary_settings():
     return {
         "prompts": {pid: prompt.text for pid, prompt in SWEEP.prompts.items()},
         "weights": {name: SWEEP.attend_settings(name) for name in WEIGHTS},
+        **({"not_rendered": ROTARY_SETTINGS} if ROTARY_SETTINGS else {}),
     }
 
 
@@ -133,31 +155,94 @@ def get_gallery_settings():
     return {key: SWEEP.render[key] for key in ("precision", "scheme")}
 
 
-def get_combination_files(name):
+def get_combination_files(name, combinations=None):
     """results/<weights>/<prompt>/<name> for every combination, weight settings outermost."""
-    return [f"results/{weights}/{prompt}/{name}" for weights in WEIGHTS for prompt in PROMPTS]
+    return [f"results/{weights}/{prompt}/{name}" for weights, prompt in combinations or COMBINATIONS]
+
+
+def get_rendered_files(name):
+    return get_combination_files(name, RENDERED)
+
+
+def get_embed_file(weights, prompt):
+    """A toy combination's X is its prompt's (results/embeddings/), a model's its layer's input."""
+    if weights in MODEL_SETTINGS:
+        return f"results/{weights}/{prompt}/embed.pt"
+    return f"results/embeddings/{prompt}/embed.pt"
 
 
 def get_numeric_outputs():
     # Every stage file: a job reruns when any file the sweep promises is missing.
+    toy_prompts = dict.fromkeys(p for w, p in COMBINATIONS if w not in MODEL_SETTINGS)
     files = [
         path
-        for prompt in PROMPTS
+        for prompt in toy_prompts
         for path in stage_files(f"results/embeddings/{prompt}", "embed").values()
     ]
     for weights in WEIGHTS:
         files += stage_files(f"results/{weights}", "weights").values()
-        for prompt in PROMPTS:
-            for stage in ("project", "attend"):
-                files += stage_files(f"results/{weights}/{prompt}", stage).values()
-    return files + ["results/summary.csv"]
+    for weights, prompt in COMBINATIONS:
+        stages = ["project", "attend"]
+        if weights in MODEL_SETTINGS:
+            stages = ["embed", "project", "rotate", "attend"] if weights in ROTARY_SETTINGS else ["embed", *stages]
+            files += get_forward_files(MODEL_SETTINGS[weights].model.name, prompt).values()
+        for stage in stages:
+            files += stage_files(f"results/{weights}/{prompt}", stage).values()
+    return list(dict.fromkeys(files)) + ["results/summary.csv"]
 
 
 def get_final_outputs():
     videos = [
         f"results/{weights}/{prompt}/attention.{ext}"
-        for weights in WEIGHTS
-        for prompt in PROMPTS
+        for weights, prompt in RENDERED
         for ext in ("mp4", "png")
     ]
     return get_numeric_outputs() + videos + ["results/index.html"]
+
+
+# Real models: each rule's settings name the model folder and what it reads from it; the folder's files
+# are the inputs (editing the weights reruns that model's forward and weights jobs and what follows).
+def get_forward_files(model, prompt):
+    """results/models/<model>/<prompt>/: forward.pt, attention_inputs.csv (+ rope_cos/sin.csv, rotary)."""
+    files = stage_files(f"results/models/{model}/{prompt}", "forward")
+    if SWEEP.models[model].rope:
+        files.update({f"{name}_csv": f"results/models/{model}/{prompt}/{name}.csv" for name in ("rope_cos", "rope_sin")})
+    return files
+
+
+def get_forward_settings(wildcards):
+    model = SWEEP.models[wildcards.model]
+    return {"path": model.path, "family": model.family, "text": SWEEP.prompts[wildcards.prompt].model_text}
+
+
+def get_model_files(wildcards):
+    return SWEEP.models[wildcards.model].files()
+
+
+def get_model_forward(wildcards):
+    model = MODEL_SETTINGS[wildcards.weights].model.name
+    return f"results/models/{model}/{wildcards.prompt}/forward.pt"
+
+
+def get_layer_settings(wildcards):
+    return {"layer": MODEL_SETTINGS[wildcards.weights].layer}
+
+
+def get_model_weight_settings(wildcards):
+    setting = MODEL_SETTINGS[wildcards.weights]
+    return {"path": setting.model.path, "family": setting.model.family, "layer": setting.layer}
+
+
+def get_model_weight_files(wildcards):
+    return MODEL_SETTINGS[wildcards.weights].files()
+
+
+def get_project_embed(wildcards):
+    return get_embed_file(wildcards.weights, wildcards.prompt)
+
+
+def get_attend_inputs(wildcards):
+    inputs = {"project": f"results/{wildcards.weights}/{wildcards.prompt}/project.pt"}
+    if wildcards.weights in ROTARY_SETTINGS:
+        inputs["rotate"] = f"results/{wildcards.weights}/{wildcards.prompt}/rotate.pt"
+    return inputs

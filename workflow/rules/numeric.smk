@@ -26,6 +26,8 @@ rule embed:
 
 
 rule weights:
+    wildcard_constraints:
+        weights=one_of(TOY_WEIGHTS),  # a model's layer: rule model_weights
     input:
         get_weight_files,
     output:
@@ -46,7 +48,7 @@ rule weights:
 
 rule project:
     input:
-        embed="results/embeddings/{prompt}/embed.pt",
+        embed=get_project_embed,
         weights="results/{weights}/weights.pt",
     output:
         **stage_files("results/{weights}/{prompt}", "project"),
@@ -65,7 +67,7 @@ rule project:
 
 rule attend:
     input:
-        project="results/{weights}/{prompt}/project.pt",
+        unpack(get_attend_inputs),  # project.pt, and rotate.pt for a rotary model
     output:
         **stage_files("results/{weights}/{prompt}", "attend"),
     params:

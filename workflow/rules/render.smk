@@ -5,7 +5,7 @@
 
 rule render:
     input:
-        embed="results/embeddings/{prompt}/embed.pt",
+        embed=get_project_embed,
         weights="results/{weights}/weights.pt",
         project="results/{weights}/{prompt}/project.pt",
         attend="results/{weights}/{prompt}/attend.pt",

@@ -1,8 +1,12 @@
-"""Rule `attend`: Q, K, V -> raw scores, scaled/masked scores, attention weights, output."""
+"""Rule `attend`: Q, K, V -> raw scores, scaled/masked scores, attention weights, output.
+
+With a `rotate` input (rotary models) the scores use its rotated queries and keys. With grouped-query
+attention (settings kv_heads) the stacked CSV rows say which K/V head each query head reads: "h3(kv1)/".
+"""
 
 import torch
 
-from ..attention import attend
+from ..attention import attend, kv_head_of
 from ..stagefiles import dim_labels, read_stage, record, write_log, write_stage
 
 # stage file name -> key of attention.attend's result
@@ -12,12 +16,19 @@ RESULTS = {"scores": "scores", "scaled_scores": "scaled_scores", "attention": "w
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
     qkv = read_stage(inputs["project"])
     q, k, v = qkv["queries"], qkv["keys"], qkv["values"]
+    if "rotate" in inputs:
+        rotated = read_stage(inputs["rotate"])
+        q, k = rotated["queries_rotated"], rotated["keys_rotated"]
     result = attend(q["tensor"], k["tensor"], v["tensor"], **settings)
+    heads, kv_heads = settings.get("heads", 1), settings.get("kv_heads")
+    blocks = [f"h{i}(kv{kv_head_of(i, heads, kv_heads)})" for i in range(heads)] if kv_heads else None
     records = {}
     for name, key in RESULTS.items():
         tensor = result[key]
-        columns = dim_labels(tensor.shape[1]) if name == "output" else k["row_labels"]
-        records[name] = record(tensor, q["row_labels"], columns)
+        if name == "output":
+            records[name] = record(tensor, q["row_labels"], dim_labels(tensor.shape[1]))
+        else:
+            records[name] = record(tensor, q["row_labels"], k["row_labels"], block_labels=blocks)
     # Under the causal mask a query's future keys score -inf by design; any other NaN/inf is an overflow.
     future = torch.ones(q["tensor"].shape[0], k["tensor"].shape[0], dtype=torch.bool).triu(diagonal=1)
     write_stage(records, outputs, masked={"scaled_scores": future} if settings.get("causal") else None)

@@ -1,0 +1,24 @@
+"""Rule `model_weights`: one attention layer of a model -> W_q, W_k, W_v (d_model, d_out) and biases (1, d_out).
+
+Written like a toy setting's weights stage, in attnpipe's y = x @ W + b: nn.Linear's weight transposed,
+GPT-2's Conv1D c_attn split into Q, K, V (no transpose); zeros where the model has no bias (Llama). With
+grouped-query attention W_k and W_v have kv_heads * head_dim columns.
+"""
+
+import torch
+
+from ..models import hf
+from ..stagefiles import dim_labels, record, write_log, write_stage
+
+
+def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
+    weights = hf.layer_weights(settings["path"], settings["family"], settings["layer"])
+    records, lines = {}, []
+    for role, (w, b) in weights.items():
+        d_model, d_out = w.shape
+        bias = torch.zeros(d_out) if b is None else b
+        records[f"w_{role}"] = record(w, dim_labels(d_model), dim_labels(d_out))
+        records[f"b_{role}"] = record(bias[None, :], ["bias"], dim_labels(d_out))
+        lines.append(f"W_{role} {tuple(w.shape)}" + ("" if b is None else " with bias"))
+    write_stage(records, outputs)
+    write_log(log, f"{settings['path']} layer {settings['layer']}", *lines)

@@ -1,0 +1,110 @@
+# Real models named under `models:` (local Hugging Face folders, offline). One forward pass per (model,
+# prompt), shared by every layer setting of that model; then per (layer setting, prompt) the layer's
+# attention input becomes the combination's own X (embed.pt), and project/attend run as for a toy setting.
+# Rotary models (Llama family) add `rotate` between project and attend. Input functions: common.smk.
+# Runs in threads like the numeric rules: attnpipe.models.hf loads each model once per process. On a cluster
+# a setting's layer_input, model_weights and rotate jobs join its `weight_setting` group; forward jobs go alone.
+
+
+rule forward:
+    wildcard_constraints:
+        model=one_of([m for m in MODELS if not SWEEP.models[m].rope]),
+    input:
+        get_model_files,
+    output:
+        **stage_files("results/models/{model}/{prompt}", "forward"),
+    params:
+        settings=get_forward_settings,
+        code=CODE["forward"],
+    log:
+        "logs/forward/{model}/{prompt}.log",
+    threads: 1
+    resources:
+        **MODEL_RESOURCES,
+    run:
+        run_stage("forward", input, output, params, log, wildcards)
+
+
+# The same stage for a rotary model: it also writes the cos and sin its attention layers receive.
+rule forward_rotary:
+    wildcard_constraints:
+        model=one_of([m for m in MODELS if SWEEP.models[m].rope]),
+    input:
+        get_model_files,
+    output:
+        **stage_files("results/models/{model}/{prompt}", "forward"),
+        rope_cos_csv="results/models/{model}/{prompt}/rope_cos.csv",
+        rope_sin_csv="results/models/{model}/{prompt}/rope_sin.csv",
+    params:
+        settings=get_forward_settings,
+        code=CODE["forward"],
+    log:
+        "logs/forward/{model}/{prompt}.log",
+    threads: 1
+    resources:
+        **MODEL_RESOURCES,
+    run:
+        run_stage("forward", input, output, params, log, wildcards)
+
+
+rule layer_input:
+    wildcard_constraints:
+        weights=one_of(MODEL_SETTINGS),
+    input:
+        forward=get_model_forward,
+    output:
+        **stage_files("results/{weights}/{prompt}", "embed"),
+    params:
+        settings=get_layer_settings,
+        code=CODE["layer_input"],
+    log:
+        "logs/layer_input/{weights}/{prompt}.log",
+    threads: 1
+    resources:
+        **NUMERIC_RESOURCES,
+    group:
+        "weight_setting"  # travels with its setting's project and attend jobs on a cluster
+    run:
+        run_stage("layer_input", input, output, params, log, wildcards)
+
+
+rule model_weights:
+    wildcard_constraints:
+        weights=one_of(MODEL_SETTINGS),
+    input:
+        get_model_weight_files,
+    output:
+        **stage_files("results/{weights}", "weights"),
+    params:
+        settings=get_model_weight_settings,
+        code=CODE["model_weights"],
+    log:
+        "logs/weights/{weights}.log",
+    threads: 1
+    resources:
+        **MODEL_RESOURCES,
+    group:
+        "weight_setting"  # travels with its setting's project and attend jobs on a cluster
+    run:
+        run_stage("model_weights", input, output, params, log, wildcards)
+
+
+rule rotate:
+    wildcard_constraints:
+        weights=one_of(ROTARY_SETTINGS),
+    input:
+        project="results/{weights}/{prompt}/project.pt",
+        forward=get_model_forward,
+    output:
+        **stage_files("results/{weights}/{prompt}", "rotate"),
+    params:
+        code=CODE["rotate"],
+    log:
+        "logs/rotate/{weights}/{prompt}.log",
+    threads: 1
+    resources:
+        **NUMERIC_RESOURCES,
+    group:
+        "weight_setting"  # travels with its setting's project and attend jobs on a cluster
+    run:
+        run_stage("rotate", input, output, params, log, wildcards)
