@@ -328,9 +328,11 @@ class AttentionStory(Scene):
         group = Group(body)
         # token labels beside every row (and above columns), heatmaps included, thinned where they would
         # overlap; sized for the row pitch, never below the still's smallest legible size
+        # (a grid's rows are 0.8 of a cell apart: its labels as large as its columns')
         for labels, is_rows, pitch in ((rows, True, body.height / n), (cols, False, body.width / m)):
             if labels is not None:
-                axis = axis_labels(self.text, labels, pitch, max(min_font(), min(18, pitch * 30)), rows=is_rows)
+                size = max(min_font(), min(18, pitch * (37.5 if is_rows else 30)))
+                axis = axis_labels(self.text, labels, pitch, size, rows=is_rows)
                 group.add(place_labels(axis, body).texts)
         if big:  # a heatmap without numbers needs its own scale
             bar = self.matrix_bar(values, scale, (source, row_ids, col_offset), height=body.height,
