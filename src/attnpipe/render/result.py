@@ -43,7 +43,7 @@ def result_panel(scene, top: float, max_text_cells: int) -> Group:
     bar_font = max(small, 16)
     bar_top, bar_bottom = bar_end_labels(scene, values, heads, scale, bar_font)
     bar_room = BAR_WIDTH + BAR_LABEL_BUFF + max(bar_top.width, bar_bottom.width) + HEAD_GAP
-    titles = [scene.text(f"head {h}" if len(heads) > 1 else "attention weights", max(small, 16), accent)
+    titles = [scene.text(f"head {h}" if len(heads) > 1 else "attention weights", 18 if len(heads) > 1 else 20, accent)
               for h in heads]
     title_h = max(t.height for t in titles) + 0.12
     note_font = max(small, 12)
