@@ -173,8 +173,8 @@ def test_colour_ramps_take_nan():
     import numpy as np
 
     from attnpipe.gallery import ramp_color
-    from attnpipe.render.scene import _ramp
+    from attnpipe.render.colours import ramp
 
-    colours = _ramp(["#000000", "#ffffff"], np.array([np.nan, 1.0]))
+    colours = ramp(["#000000", "#ffffff"], np.array([np.nan, 1.0]))
     assert colours.tolist() == [[0, 0, 0], [255, 255, 255]]
     assert ramp_color(["#000000", "#ffffff"], float("nan")) == "#000000"

@@ -1,7 +1,9 @@
-"""The render stage: videos that decode at the preset's size, stills that are not blank, no LaTeX,
-and every number on screen equal to the stage CSVs under the documented display rule."""
+"""The render stage: videos that decode at the preset's size, stills at their own size (1920x1080) that
+are not blank and read (text sizes, labels that never overlap), no LaTeX, and every number on screen
+equal to the stage CSVs under the documented display rule."""
 
 import os
+import re
 import stat
 
 import av
@@ -12,7 +14,9 @@ from conftest import copy_workflow, job, planned_jobs, read_config, snakemake, w
 from PIL import Image
 from test_workflow import combinations
 
+from attnpipe.render.labels import STILL_SIZE
 from attnpipe.render.numbers import dot_product, fmt, token_label
+from attnpipe.render.story import interesting_cell
 from attnpipe.render.video import PRESETS
 
 
@@ -44,7 +48,8 @@ def test_publish_preset_renders_full_hd(tmp_path):
 
 
 def check_video(folder, preset) -> float:
-    """The mp4 decodes at the preset's size and rate, the still is not blank and is the last frame."""
+    """The mp4 decodes at the preset's size and rate; the still is not blank, is 1920x1080 whatever the
+    preset, and shows the video's last frame (the result stays on screen: no fade to black)."""
     with av.open(str(folder / "attention.mp4")) as container:
         stream = container.streams.video[0]
         frames = [f for f in container.decode(video=0)]
@@ -53,36 +58,49 @@ def check_video(folder, preset) -> float:
         seconds = float(container.duration) / av.time_base
         assert abs(len(frames) - seconds * preset["frame_rate"]) <= 1
         assert len(frames) > 5 * preset["frame_rate"]  # a story, not a flash
-    still = np.asarray(Image.open(folder / "attention.png").convert("RGB"))
-    assert still.shape == (preset["pixel_height"], preset["pixel_width"], 3)
+    image = Image.open(folder / "attention.png").convert("RGB")
+    still = np.asarray(image)
+    assert still.shape == (STILL_SIZE[1], STILL_SIZE[0], 3)
     assert still.std() > 10 and (still.max(axis=2) > 60).mean() > 0.02, f"blank still: {folder}"
-    # the still is the video's last frame: the result stays on screen (no fade to black)
+    # the still is the last frame's content drawn at its own size: brought down to the video's size, the
+    # two match (another frame of the story, or another combination's result, differs by far more)
     last = np.asarray(frames[-1].to_image().convert("RGB"), dtype=float)
-    assert np.abs(last - still).mean() < 8
+    small = np.asarray(image.resize((preset["pixel_width"], preset["pixel_height"]), Image.Resampling.BOX), dtype=float)
+    assert np.abs(last - small).mean() < 4
     return seconds
 
 
-def displayed_value(folder, embed, source, i, j):
-    """The stage value a scene entry claims to show, read from the CSVs."""
+def stage_block(folder, embed, source, rows, cols):
+    """The stage values at rows x cols of what a scene entry names, read from the CSVs."""
     def csv(path):
         return pd.read_csv(path, index_col=0).to_numpy()
     name, _, head = source.partition("[")
+    rows, cols = np.atleast_1d(rows), np.atleast_1d(cols)
     if name == "hidden_states":
-        return csv(embed / "hidden_states.csv")[i, j]
-    if name.startswith(("w_", "b_")):
-        return csv(folder.parent / f"{name}.csv")[i, j]
-    if name == "keys.T":
-        return csv(folder / "keys.csv")[j, i]
-    values = csv(folder / f"{name}.csv")
+        values = csv(embed / "hidden_states.csv")
+    elif name.startswith(("w_", "b_")):
+        values = csv(folder.parent / f"{name}.csv")
+    elif name == "keys.T":
+        return csv(folder / "keys.csv")[np.ix_(cols, rows)].T
+    else:
+        values = csv(folder / f"{name}.csv")
     if head:  # (heads, T, T) stacked by head in the CSV
-        T = values.shape[1]
-        return values[int(head.rstrip("]")) * T + i, j]
-    return values[i, j]
+        rows = int(head.rstrip("]")) * values.shape[1] + rows
+    return values[np.ix_(rows, cols)]
 
 
-def built_scenes(workdir):
+def displayed_value(folder, embed, source, i, j):
+    """The value a scene entry claims to show: a stage value (source, i, j), or a statistic of a block of one,
+    "p99(hidden_states)" with row and column ids, recomputed here from the CSV."""
+    if m := re.fullmatch(r"p(\d+)\((.+)\)", source):
+        return np.percentile(stage_block(folder, embed, m.group(2), list(i), list(j)), int(m.group(1)))
+    return stage_block(folder, embed, source, i, j)[0, 0]
+
+
+def built_scenes(workdir, final_only=False, only=None):
     """(weights, prompt, scene) for every combination: the render stage's own Story and settings,
-    with construct() run (every mobject built) but nothing drawn."""
+    with construct() run (every mobject built) but nothing drawn. `final_only`: the title and the final
+    frame (what the still shows) without the steps before it; `only`: these (weights, prompt) pairs."""
     from manim import tempconfig
 
     from attnpipe.config import load_schema, load_sweep
@@ -96,10 +114,16 @@ def built_scenes(workdir):
         def wait(self, *args, **kwargs):
             pass
 
+        def construct(self):
+            if not final_only:
+                return super().construct()
+            self.add_title()
+            self.step_final()
+
     sweep = load_sweep(read_config(workdir), load_schema(workdir / "workflow/schemas/config.schema.yaml"))
     results = workdir / "results"
     with tempconfig({"disable_caching": True, "verbosity": "WARNING", "media_dir": str(workdir / "media")}):
-        for weights, prompt in combinations(workdir):
+        for weights, prompt in only or combinations(workdir):
             folder = results / weights / prompt
             paths = {"embed": results / "embeddings" / prompt / "embed.pt", "weights": results / weights / "weights.pt",
                      "project": folder / "project.pt", "attend": folder / "attend.pt"}
@@ -151,6 +175,137 @@ def test_long_prompts_and_chosen_heads(tmp_path):
             x_shown = [text for src, i, j, text in scene.shown if src == "hidden_states"]
             assert fmt(x.max()) in x_shown and fmt(x.min()) in x_shown
             assert "scaled_scores[0]" in sources
+
+
+# ---- the still reads at its own size ------------------------------------------------------------------
+
+TWELVE_HEADS = {role: {"random": {"seed": n, "shape": [3, 24]}} for n, role in enumerate(["query", "key", "value"])}
+OUTLIER_X = [[(i % 5) - 2, (i % 3) - 1, (i % 4) * 0.5] for i in range(40)]  # 120 values: p99 leaves one out
+OUTLIER_X[3][1] = 60.0  # one value far outside the rest: X's grey scale must not be flattened by it
+
+
+@pytest.fixture(scope="module")
+def legibility_cases(tmp_path_factory):
+    """Stage files for a 12-head setting (d_head 2) and a GPT-style one, on an 8-token prompt, a 64-token
+    one and a 40-token prompt whose hidden states hold one outlier: numeric stages only."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("legible") / "wf")
+    cfg = read_config(workdir)
+    cfg["prompts"] = ["31415926", {"id": "t64", "text": "3141592653589793238462643383279502884197169399375105820974944592"},
+                      {"id": "outlier", "tokens": [str(i % 10) for i in range(40)], "hidden_states": OUTLIER_X}]
+    cfg["weights"] = {"twelve": {**TWELVE_HEADS, "attention": {"heads": 12}},
+                      "seed-causal": cfg["weights"]["seed-causal"]}
+    write_config(workdir, cfg)
+    snakemake(workdir, "numeric", "--cores", "2", check=True)
+    return workdir
+
+
+def on_screen(scene, kind):
+    from manim import config
+    return [m for top in scene.mobjects for m in top.get_family() if isinstance(m, kind)], config
+
+
+def boxes(mobjects) -> np.ndarray:
+    return np.array([[*m.get_corner([-1, -1, 0])[:2], *m.get_corner([1, 1, 0])[:2]] for m in mobjects])
+
+
+def overlapping(a: np.ndarray, b: np.ndarray, same: bool) -> list[tuple[int, int]]:
+    """Index pairs of boxes (x0, y0, x1, y1) of `a` and `b` that overlap by more than a hair."""
+    eps = 1e-3
+    hit = ((a[:, None, 0] < b[None, :, 2] - eps) & (b[None, :, 0] < a[:, None, 2] - eps)
+           & (a[:, None, 1] < b[None, :, 3] - eps) & (b[None, :, 1] < a[:, None, 3] - eps))
+    if same:
+        hit &= ~np.eye(len(a), dtype=bool)
+    return list(zip(*np.nonzero(hit)))
+
+
+def check_legible(scene):
+    """Every text of the final frame (the still) at 1920x1080: set at a size whose digits are at least 12 px
+    tall (numbers: measured on the number itself), inside the frame, overlapping no other text and no
+    heatmap. A text's size is measured against a fresh Text of the same string and font size, so scaling
+    and turning by 90° (turned labels) are both seen."""
+    from manim import ImageMobject, Text
+
+    texts, config = on_screen(scene, Text)
+    images, _ = on_screen(scene, ImageMobject)
+    px_per_unit = STILL_SIZE[1] / config.frame_height
+    digit_per_point = Text("0123456789", font_size=100).height / 100
+    fresh = {}
+    for text in texts:
+        key = (text.original_text, text._font_size)
+        if key not in fresh:
+            fresh[key] = Text(*key[:1], font_size=key[1])
+        ref = fresh[key]
+        scale = np.sqrt(text.width * text.height / (ref.width * ref.height))
+        digit_px = text._font_size * scale * digit_per_point * px_per_unit
+        assert digit_px >= 12, (text.original_text, digit_px)
+        if re.fullmatch(r"−?\d+(\.\d+)?", text.original_text):
+            assert text.height * px_per_unit >= 12, (text.original_text, text.height * px_per_unit)
+    text_boxes = boxes(texts)
+    w, h = config.frame_width / 2, config.frame_height / 2
+    assert (text_boxes[:, :2] >= [-w, -h]).all() and (text_boxes[:, 2:] <= [w, h]).all()
+    clashes = overlapping(text_boxes, text_boxes, same=True)
+    assert not clashes, [(texts[i].original_text, texts[j].original_text) for i, j in clashes[:5]]
+    clashes = overlapping(text_boxes, boxes(images), same=False) if images else []
+    assert not clashes, [texts[i].original_text for i, _ in clashes[:5]]
+    return texts
+
+
+def test_the_still_reads_with_twelve_heads_and_64_tokens(legibility_cases):
+    """The final frame's own mobjects, built without drawing: every head shown, numbers only where they
+    fit, labels thinned (and said so) where they would overlap, every number shown matching the CSVs."""
+    seen = set()
+    for weights, prompt, scene in built_scenes(legibility_cases, final_only=True):
+        texts = check_legible(scene)
+        check_shown(legibility_cases, weights, prompt, scene)
+        strings = [t.original_text for t in texts]
+        if weights == "twelve":
+            assert [s for s in strings if s.startswith("head ")] == [f"head {h}" for h in range(12)]
+        if prompt == "t64":  # 64 labels cannot all sit 12 px tall beside 64 rows: thinned, and the image says so
+            assert any(re.search(r"every \d+(st|nd|rd|th) token labelled", s) for s in strings)
+            assert sum(len(s) == 1 and s.isdigit() for s in strings) < 2 * 64
+        # the colour bar's top is labelled with the scale's real top: the largest weight shown, or a percentile
+        assert any(src.startswith(("attention[", "p99(attention")) for src, *_ in scene.shown)
+        seen.add((weights, prompt))
+    assert len(seen) == 6
+
+
+def test_the_still_png_is_that_frame_at_1920x1080(legibility_cases, tmp_path):
+    """One real drawing of the still (the render job's own write_still): full HD, and every head's heatmap
+    is drawn where the scene put it."""
+    from manim import ImageMobject
+
+    from attnpipe.render.video import write_still
+
+    [(_, _, scene)] = built_scenes(legibility_cases, final_only=True, only=[("twelve", "31415926")])
+    write_still(scene, tmp_path / "still.png")
+    still = np.asarray(Image.open(tmp_path / "still.png").convert("RGB"))
+    assert still.shape == (STILL_SIZE[1], STILL_SIZE[0], 3)
+    images, config = on_screen(scene, ImageMobject)
+    scale = STILL_SIZE[1] / config.frame_height
+    assert len(images) == 13  # 12 heads and the colour bar
+    for x0, y0, x1, y1 in boxes(images):
+        left, right = int((x0 + config.frame_width / 2) * scale) + 2, int((x1 + config.frame_width / 2) * scale) - 2
+        top, bottom = int((config.frame_height / 2 - y1) * scale) + 2, int((config.frame_height / 2 - y0) * scale) - 2
+        assert (still[top:bottom, left:right].max(axis=2) > 40).mean() > 0.95  # viridis, not the black background
+    assert (still.max(axis=2) < 10).mean() > 0.3  # and black between them
+
+
+def test_clipped_colour_scales_are_percentiles_of_the_csv(legibility_cases):
+    """One outlier in X: its heatmap's grey scale is clipped at the 1st and 99th percentiles, labelled so,
+    and those labels are checked like every other number (recomputed from the CSV)."""
+    [(weights, prompt, scene)] = built_scenes(legibility_cases, only=[("seed-causal", "outlier")])
+    check_shown(legibility_cases, weights, prompt, scene)
+    sources = {src for src, *_ in scene.shown}
+    assert {"p1(hidden_states)", "p99(hidden_states)"} <= sources
+
+
+def test_the_written_out_cell_teaches():
+    """The dot product written out is one whose sum does not show as 0, before one with more terms."""
+    a, b = np.array([[1.0, -1.0], [1.0, 0.0]]), np.array([[1.0], [1.0]])
+    assert interesting_cell(a, b, a @ b) == (1, 0)  # (0, 0) has two terms, but they cancel
+    a[0, 1] = -0.999  # sums to 0.001: "0" at 2 decimals
+    assert interesting_cell(a, b, a @ b, precision=2) == (1, 0)
+    assert interesting_cell(a, b, a @ b, precision=3) == (0, 0)
 
 
 def test_chosen_heads_rerender_only_that_setting(built_copy):

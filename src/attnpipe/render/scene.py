@@ -9,49 +9,29 @@ pixel heatmaps (one ImageMobject), so render time stays bounded as prompts grow.
 import numpy as np
 from manim import (
     DOWN,
-    LEFT,
     RIGHT,
     UP,
     WHITE,
     Arrow,
     Create,
     Group,
-    ImageMobject,
     Rectangle,
     Scene,
-    SurroundingRectangle,
     Text,
     VGroup,
     Write,
     config,
 )
-from manim.constants import RESAMPLING_ALGORITHMS
 
+from .colours import CLIP_PERCENTILES, SCHEMES, ColourScale
+from .labels import axis_labels, min_font, ordinal, place_labels
 from .numbers import dot_product, fmt, shown_terms, token_label
+from .result import result_panel
 from .story import Story, interesting_cell
+from .widgets import block_outline, colour_bar, end_label, heatmap_image, number_grid
 
-SCHEMES = {
-    # colour-blind safe: purple-white-orange (PuOr) for signed scores, viridis for probabilities
-    "default": {"negative": "#5e3c99", "middle": "#f7f7f7", "positive": "#e66101",
-                "low": ["#440154", "#21918c", "#fde725"], "masked": "#3a3a3a", "accent": "#fde725"},
-    "grey": {"negative": "#000000", "middle": "#ffffff", "positive": "#000000",
-             "low": ["#ffffff", "#808080", "#000000"], "masked": "#606060", "accent": "#ff8c00"},
-}
 MAX_TEXT_CELLS = 12  # above this many rows or columns a matrix is a heatmap without numbers
-MAX_LABELS = 24  # above this many tokens, axes carry no token labels
-
-
-def _hex_to_rgb(color: str) -> np.ndarray:
-    return np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
-
-
-def _ramp(stops: list[str], t: np.ndarray) -> np.ndarray:
-    """Colours (…, 3) for t in [0, 1] along evenly spaced colour stops."""
-    rgb = np.stack([_hex_to_rgb(s) for s in stops])
-    pos = np.nan_to_num(np.clip(t, 0, 1), nan=0.0) * (len(stops) - 1)  # NaN: the first colour, never an IndexError
-    lo = np.minimum(pos.astype(int), len(stops) - 2)
-    frac = (pos - lo)[..., None]
-    return rgb[lo] * (1 - frac) + rgb[lo + 1] * frac
+MAX_CHIPS = 24  # above this many tokens, the prompt's chips end with "… N tokens"
 
 
 class AttentionStory(Scene):
@@ -61,18 +41,16 @@ class AttentionStory(Scene):
         self.shown: list[tuple[str, int, int, str]] = []
         self._texts: dict = {}
         self._matrices: dict = {}
+        # the attention steps' numbers: "4 ·" scaling/mask/softmax (where there is any), then the output, the result
+        self.step_no = {"output": 5 if self.transformations(0) else 4}
+        self.step_no["result"] = self.step_no["output"] + 1
         super().__init__(**kwargs)
 
     # ---- storyboard ---------------------------------------------------------------------------
 
     def construct(self):
         s = self.story
-        shown_text = s.text if len(s.text) <= 48 else s.text[:45] + "…"
-        self.title = Text(f"“{shown_text}”  ·  weights: {s.weights}", font_size=26).to_edge(UP, buff=0.25)
-        if self.title.width > config.frame_width - 0.6:
-            self.title.scale_to_fit_width(config.frame_width - 0.6)
-        self.title.set_z_index(10)
-        self.add(self.title)
+        self.add_title()
         self.step_embedding()
         self.step_projections()
         for head in s.show_heads:
@@ -80,9 +58,18 @@ class AttentionStory(Scene):
             self.step_attention(head)
         self.step_final()
 
+    def add_title(self):
+        s = self.story
+        shown_text = s.text if len(s.text) <= 48 else s.text[:45] + "…"
+        self.title = Text(f"“{shown_text}”  ·  weights: {s.weights}", font_size=26).to_edge(UP, buff=0.25)
+        if self.title.width > config.frame_width - 0.6:
+            self.title.scale_to_fit_width(config.frame_width - 0.6)
+        self.title.set_z_index(10)
+        self.add(self.title)
+
     def step_embedding(self):
         s = self.story
-        shown = s.tokens[:MAX_LABELS]
+        shown = s.tokens[:MAX_CHIPS]
         chips = VGroup(*[self.token_chip(t) for t in shown]).arrange(RIGHT, buff=0.12)
         if len(s.tokens) > len(shown):
             chips.add(self.text(f"… {len(s.tokens)} tokens", 18))
@@ -146,7 +133,7 @@ class AttentionStory(Scene):
         row = self.equation(x, "·", w, "=", q)
         self.caption("2 · project: Q = X · W_q" + (" + b_q" if np.any(s.b["query"]) else ""))
         self.reveal(row, wait=0.3)
-        i, j = interesting_cell(s.x, s.w["query"], s.q)
+        i, j = interesting_cell(s.x, s.w["query"], s.q, self.precision)
         terms = shown_terms(s.x.shape[1])
         self.record([("hidden_states", i, k, s.x[i, k]) for k in terms]
                     + [("w_query", k, j, s.w["query"][k, j]) for k in terms]
@@ -171,7 +158,7 @@ class AttentionStory(Scene):
         sc = self.matrix("scores", s.scores[head], s.tokens, s.tokens, kind="signed", source=f"scores[{head}]")
         self.caption("3 · scores = Q · Kᵀ: how well each query matches each key" + tag)
         self.reveal(self.equation(q, "·", kt, "=", sc), wait=0.3)
-        i, j = interesting_cell(qh, kh.T, s.scores[head])
+        i, j = interesting_cell(qh, kh.T, s.scores[head], self.precision)
         off = head * s.d_head
         terms = shown_terms(s.d_head)
         self.record([("queries", i, off + k, qh[i, k]) for k in terms]
@@ -181,10 +168,11 @@ class AttentionStory(Scene):
                            dot_product(f"score[{i},{j}]", qh[i], kh[j], s.scores[head][i, j], self.precision))
         self.clear_stage()
 
-    def step_attention(self, head: int):
+    def transformations(self, head: int) -> list[tuple]:
+        """(title, values, kind, source) of what step 4 does to the scores: scale and mask (one stage
+        tensor, scaled_scores, titled by both), softmax."""
         s = self.story
         steps = []
-        # scaling and the causal mask are one stage tensor (scaled_scores): one matrix, titled by both
         done_to_scores = [f"scaled {s.scale_label()}"] if s.scale_label() else []
         if s.options["causal"]:
             done_to_scores.append("masked: a token sees only itself and earlier ones")
@@ -192,6 +180,11 @@ class AttentionStory(Scene):
             steps.append((", ".join(done_to_scores), s.scaled[head], "signed", "scaled_scores"))
         if s.options["softmax"]:
             steps.append(("softmax: each row sums to 1", s.attn[head], "probability", "attention"))
+        return steps
+
+    def step_attention(self, head: int):
+        s = self.story
+        steps = self.transformations(head)
         parts = []
         for title, values, kind, source in steps[-2:]:  # the last two transformations fit side by side
             parts.append(self.matrix(title, values, s.tokens, s.tokens, kind=kind, source=f"{source}[{head}]"))
@@ -200,29 +193,20 @@ class AttentionStory(Scene):
             self.reveal(self.equation(*[p for part in parts for p in (part, "→")][:-1]), wait=1.0)
             self.clear_stage()
         tag = self.head_tag(head)
-        a = self.matrix("weights" + tag, s.attn[head], s.tokens, s.tokens, kind="probability", source=f"attention[{head}]")
+        a = self.matrix("weights" + tag, s.attn[head], s.tokens, s.tokens, kind=s.weights_kind,
+                        source=f"attention[{head}]")
         vh = self.matrix("V", s.head_columns(s.v, head), s.tokens, None, source="values", col_offset=head * s.d_head)
         out = self.matrix("output", s.head_columns(s.output, head), s.tokens, None, source="output",
                           col_offset=head * (s.output.shape[1] // s.heads))
-        self.caption("output = weights · V: each token's mix of the values it attends to")
+        self.caption(f"{self.step_no['output']} · output = weights · V: each token's mix of the values it attends to")
         self.reveal(self.equation(a, "·", vh, "=", out), wait=1.0)
         self.clear_stage()
 
     def step_final(self):
-        s = self.story
-        maps = [self.matrix(f"head {h}" if s.heads > 1 else "attention weights", s.attn[h], s.tokens, s.tokens,
-                            kind="probability", source=f"attention[{h}]", final=True) for h in s.show_heads]
-        group = Group(*maps)
-        if len(maps) > 3:  # small multiples in a grid, not a strip of tiny maps
-            group.arrange_in_grid(cols=int(np.ceil(np.sqrt(len(maps)))), buff=0.5)
-        else:
-            group.arrange(RIGHT, buff=0.6)
-        legend = self.scale_bar(np.array([[0.0, 1.0]]), "probability", None, height=3.0)
-        self.caption("5 · the result: who attends to whom")
-        body = self.fit_below(Group(group, legend).arrange(RIGHT, buff=0.5), self._caption,  # room for the note
-                              buff=0.25, side_margin=0.8, bottom_margin=0.9)
-        rows = Text("rows: queries · columns: keys", font_size=18).next_to(body, DOWN, buff=0.2)
-        self.reveal(body, rows, wait=2.0)  # the last frame holds the result: no fade-out
+        """The result, which stays: the frame the still (attention.png) is drawn from (result.py)."""
+        self.caption(f"{self.step_no['result']} · the result: who attends to whom")
+        panel = result_panel(self, self._caption.get_bottom()[1] - 0.25, MAX_TEXT_CELLS)
+        self.reveal(panel, wait=2.0)  # the last frame holds the result: no fade-out
 
     # ---- helpers ------------------------------------------------------------------------------
 
@@ -297,24 +281,15 @@ class AttentionStory(Scene):
             self._texts[key] = Text(text, font_size=size, color=color)
         return self._texts[key].copy()
 
-    def cell_colors(self, values: np.ndarray, kind: str, grey: bool = False) -> np.ndarray | None:
-        """RGB per cell: sequential for probabilities, diverging for scores; None for plain numbers
-        in a grid (white text), or with grey=True a grey ramp from min (black) to max (white)."""
-        if kind == "plain":
-            return _ramp(["#000000", "#ffffff"], _unit(values)) if grey else None
-        if kind == "probability":
-            return _ramp(self.colors["low"], values)
-        if kind == "signed":
-            finite = values[np.isfinite(values)]
-            top = max(np.abs(finite).max(initial=0), 1e-12)
-            t = np.where(np.isfinite(values), values / top, 0)
-            c = self.colors
-            rgb = np.where(t[..., None] < 0, _ramp([c["middle"], c["negative"]], -t), _ramp([c["middle"], c["positive"]], t))
-            rgb[~np.isfinite(values)] = _hex_to_rgb(c["masked"])
-            return rgb
-        return None
+    def derived(self, value: float, statistic: str, source: str, rows, cols, size: float) -> Text:
+        """A number computed from a block of a stage tensor (a colour bar's clipped end: a percentile), not
+        a stage value itself: recorded as (f"{statistic}({source})", row ids, column ids, text), so a test can
+        recompute it from the CSV."""
+        text = fmt(float(value), self.precision)
+        self.shown.append((f"{statistic}({source})", tuple(rows), tuple(cols), text))
+        return self.text(text, size)
 
-    def matrix(self, title, values, rows, cols, kind="plain", source=None, row_offset=0, col_offset=0, final=False,
+    def matrix(self, title, values, rows, cols, kind="plain", source=None, row_offset=0, col_offset=0,
                row_ids=None):
         """A titled grid of `values` with optional row/column labels; `.rows` are its text rows.
         Cell (i, j) is `source`'s (row_ids[i] or i + row_offset, j + col_offset): what the fidelity
@@ -323,73 +298,50 @@ class AttentionStory(Scene):
         Built once per scene and reused by later steps (re-laid out under the curtain): building and
         copying Text is most of the render time.
         """
-        key = (title, source, row_offset, col_offset, final)
+        key = (title, source, row_offset, col_offset)
         if key in self._matrices:
             out = self._matrices[key]
             return out.scale_to_fit_height(out.natural_height)
         row_ids = list(row_ids) if row_ids is not None else [i + row_offset for i in range(len(values))]
-        out = self._build_matrix(title, values, rows, cols, kind, source or title, row_ids, col_offset, final)
+        out = self._build_matrix(title, values, rows, cols, kind, source or title, row_ids, col_offset)
         out.natural_height = out.height
         self._matrices[key] = out
         return out
 
-    def _build_matrix(self, title, values, rows, cols, kind, source, row_ids, col_offset, final):
+    def _build_matrix(self, title, values, rows, cols, kind, source, row_ids, col_offset):
         values = np.asarray(values, dtype=float)
         n, m = values.shape
-        rgb = self.cell_colors(values, kind)
+        scale = ColourScale.of(values, kind)
         big = max(n, m) > MAX_TEXT_CELLS
-        cell = min(0.6, 3.6 / max(n, m, 1)) if not final else min(1.0, 5.4 / max(n, m, 1))
+        cell = min(0.6, 3.6 / max(n, m, 1))
         if big:
             # each side as long as a grid's would be, up to the same bound: a 8 x 384 X (a real model's
             # hidden states) is a readable block, not a hairline
-            side = 3.6 if not final else 5.4
-            body = self.heatmap(self.cell_colors(values, kind, grey=True), cell)
-            body.stretch_to_fit_width(min(0.6 * m, side)).stretch_to_fit_height(min(0.48 * n, 0.8 * side))
+            body = heatmap_image(scale.rgb(values, self.colors), min(0.6 * m, 3.6), min(0.48 * n, 0.8 * 3.6))
             text_rows = [body]
         else:
-            colors = [[WHITE if rgb is None else ("#000000" if _luma(rgb[i, j]) > 140 else WHITE)
-                       for j in range(m)] for i in range(n)]
-            labels = [[self.number(values[i, j], source, row_ids[i], j + col_offset,
-                                   size=min(20, cell * 30), color=colors[i][j]) for j in range(m)] for i in range(n)]
-            width = max(cell, max(t.width for row in labels for t in row) + 0.1)  # the widest number fits
-            text_rows, cells = [], VGroup()
-            for i in range(n):
-                row = VGroup()
-                for j in range(m):
-                    box = Rectangle(width=width, height=cell * 0.8, stroke_width=0.5, stroke_color="#555555")
-                    box.move_to([j * width, -i * cell * 0.8, 0])
-                    if rgb is not None:
-                        box.set_fill(_rgb_hex(rgb[i, j]), opacity=1.0)
-                    row.add(VGroup(box, labels[i][j].move_to(box)))
-                text_rows.append(row)
-                cells.add(row)
-            body = cells
+            rgb = None if kind == "plain" else scale.rgb(values, self.colors)  # plain numbers: white on black
+            numbers = [[self.number(values[i, j], source, row_ids[i], j + col_offset, size=min(20, cell * 30))
+                        for j in range(m)] for i in range(n)]
+            width = max(cell, max(t.width for row in numbers for t in row) + 0.1)  # the widest number fits
+            body = text_rows = number_grid(numbers, rgb, width, cell * 0.8)
         group = Group(body)
-        if rows is not None and len(rows) <= MAX_LABELS:
-            labels = VGroup(*[self.text(token_label(r), min(18, cell * 30)) for r in rows])
-            for lab, i in zip(labels, range(n)):
-                lab.next_to(body, LEFT, buff=0.12).set_y(body.get_top()[1] - (i + 0.5) * body.height / n)
-            group.add(labels)
-        if cols is not None and len(cols) <= MAX_LABELS:
-            labels = VGroup(*[self.text(token_label(c), min(18, cell * 30)) for c in cols])
-            for lab, j in zip(labels, range(m)):
-                lab.next_to(body, UP, buff=0.1).set_x(body.get_left()[0] + (j + 0.5) * body.width / m)
-            group.add(labels)
-        if big and not final:  # a heatmap without numbers needs its own scale (the final frame has one)
-            bar = self.scale_bar(values, kind, (source, row_ids, col_offset), height=body.height,
-                                 width=max(0.06, min(0.25, body.width / 3)))  # never wider than the data
-            group.add(bar.next_to(body, RIGHT, buff=0.15))
+        # token labels beside every row (and above columns), heatmaps included, thinned where they would
+        # overlap; sized for the row pitch, never below the still's smallest legible size
+        # (a grid's rows are 0.8 of a cell apart: its labels as large as its columns')
+        for labels, is_rows, pitch in ((rows, True, body.height / n), (cols, False, body.width / m)):
+            if labels is not None:
+                size = max(min_font(), min(18, pitch * (37.5 if is_rows else 30)))
+                axis = axis_labels(self.text, labels, pitch, size, rows=is_rows)
+                group.add(place_labels(axis, body).texts)
+        if big:  # a heatmap without numbers needs its own scale
+            bar = self.matrix_bar(values, scale, (source, row_ids, col_offset), height=body.height,
+                                  width=max(0.06, min(0.25, body.width / 3)))  # never wider than the data
+            group.add(bar.next_to(body, RIGHT, buff=0.15).align_to(body, UP))
         heading = Text(title, font_size=20, color=self.colors["accent"]).next_to(group, UP, buff=0.15)
         out = Group(heading, group)
         out.body, out.rows, out.n, out.m, out.is_grid = body, text_rows, n, m, not big
         return out
-
-    def heatmap(self, rgb: np.ndarray, cell: float) -> ImageMobject:
-        rgba = np.concatenate([np.clip(rgb, 0, 255), np.full(rgb.shape[:2] + (1,), 255.0)], axis=-1)
-        image = ImageMobject(rgba.astype(np.uint8))
-        image.set_resampling_algorithm(RESAMPLING_ALGORITHMS["nearest"])
-        image.stretch_to_fit_width(cell * rgb.shape[1]).stretch_to_fit_height(cell * 0.8 * rgb.shape[0])
-        return image
 
     def equation(self, *parts):
         items = [Text(p, font_size=30) if isinstance(p, str) else p for p in parts if not (isinstance(p, str) and not p)]
@@ -401,57 +353,49 @@ class AttentionStory(Scene):
         return row
 
     def highlight_dot(self, a, i, b, j, product, text):
-        """Outline row i of `a`, column j of `b` and product cell (i, j); write the arithmetic below."""
-        marks = []
-        if a.is_grid and b.is_grid and product.is_grid:  # a heatmap has no cells to outline
-            marks = [
-                SurroundingRectangle(a.body[i], color=self.colors["accent"], buff=0.03),
-                SurroundingRectangle(VGroup(*[row[j] for row in b.body]), color=self.colors["accent"], buff=0.03),
-                SurroundingRectangle(product.body[i][j], color=self.colors["accent"], buff=0.03),
-            ]
+        """Outline row i of `a`, column j of `b` and product cell (i, j), grids and heatmaps alike; write
+        the arithmetic below."""
+        accent = self.colors["accent"]
+        marks = [block_outline(a.body, a.n, a.m, range(i, i + 1), range(a.m), accent),
+                 block_outline(b.body, b.n, b.m, range(b.n), range(j, j + 1), accent),
+                 block_outline(product.body, product.n, product.m, range(i, i + 1), range(j, j + 1), accent)]
         arithmetic = Text(text, font_size=22).to_edge(DOWN, buff=0.4)
         if arithmetic.width > config.frame_width - 0.4:
             arithmetic.scale_to_fit_width(config.frame_width - 0.4)
         self.show(*[Create(m) for m in marks], Write(arithmetic), wait=1.2)
 
-    def scale_bar(self, values: np.ndarray, kind: str, source, height: float, width: float = 0.3) -> Group:
-        """A colour bar from the smallest to the largest finite value, labelled with both.
-        Probabilities always span 0 to 1. `source` = (name, row_ids, col_offset) records the end
-        labels as shown numbers (they are stage values); None for the fixed 0/1 scale."""
-        finite = np.where(np.isfinite(values), values, np.nan)
-        if kind == "probability":
-            lo, hi, ends = 0.0, 1.0, None
-        else:
-            lo, hi = np.nanmin(finite), np.nanmax(finite)
-            ends = [np.unravel_index(np.nanargmax(finite), values.shape),
-                    np.unravel_index(np.nanargmin(finite), values.shape)]
-        # a column of values from hi to lo, coloured as cells are (signed: by the largest |value|,
-        # plain: from min to max), so the bar is the heatmap's own scale
-        ramp = np.linspace(hi, lo, 64)[:, None]
-        rgb = self.cell_colors(np.hstack([ramp, ramp]), kind, grey=True)
-        bar = self.heatmap(rgb, 0.1).stretch_to_fit_height(height).stretch_to_fit_width(min(width, height / 8))
+    def matrix_bar(self, values: np.ndarray, scale: ColourScale, source, height: float, width: float):
+        """A heatmap's colour bar, its ends labelled and recorded: `source` = (name, row_ids, col_offset)."""
+        name, row_ids, col_offset = source
         size = 18 if height >= 2 else 12
-        if ends is None:
-            top, bottom = self.text("1", size), self.text("0", size)
+
+        def cell(i, j):
+            return name, row_ids[i], j + col_offset
+
+        top, bottom = self.scale_ends(values, scale, cell, (name, row_ids, range(col_offset, col_offset + values.shape[1])),
+                                      size)
+        masked = None if np.all(np.isfinite(values)) else self.text("−∞", size)
+        return colour_bar(scale, self.colors, height, width, top, bottom, masked)
+
+    def scale_ends(self, values: np.ndarray, scale: ColourScale, cell, block, size: float):
+        """The labels of a colour bar's ends (top, bottom), recorded as shown. An extreme is a stage value,
+        recorded where it is: `cell(*index)` -> (source, i, j); a clipped end is a percentile of the block of
+        the stage tensor shown, `block` = (source, row ids, column ids), recorded as derived from it and
+        tagged on the bar; a probability scale starts at 0, its floor."""
+        finite = np.where(np.isfinite(values), values, np.nan)
+
+        def extreme(index):
+            return end_label(self.number(values[tuple(np.unravel_index(index, values.shape))],
+                                         *cell(*np.unravel_index(index, values.shape)), size))
+
+        def percentile(value, which):
+            p = CLIP_PERCENTILES[which]
+            tag = self.text(f"{ordinal(p)} percentile", max(min_font(), 12), "#bbbbbb")
+            return end_label(self.derived(value, f"p{p}", *block, size), tag)
+
+        top = percentile(scale.hi, 1) if scale.clipped else extreme(np.nanargmax(finite))
+        if scale.kind == "probability":
+            bottom = end_label(self.text("0", size))
         else:
-            name, row_ids, col_offset = source
-            top, bottom = (self.number(values[i, j], name, row_ids[i], j + col_offset, size) for i, j in ends)
-        out = Group(bar, top.next_to(bar, UP, buff=0.08), bottom.next_to(bar, DOWN, buff=0.08))
-        if not np.all(np.isfinite(values)):
-            swatch = Rectangle(width=0.2, height=0.2, stroke_width=0).set_fill(self.colors["masked"], opacity=1)
-            out.add(Group(swatch, self.text("−∞", size)).arrange(RIGHT, buff=0.06).next_to(bottom, DOWN, buff=0.1))
-        return out
-
-
-def _unit(values: np.ndarray) -> np.ndarray:
-    finite = np.where(np.isfinite(values), values, np.nan)
-    lo, hi = np.nanmin(finite), np.nanmax(finite)
-    return np.nan_to_num((finite - lo) / (hi - lo if hi > lo else 1.0))
-
-
-def _rgb_hex(rgb) -> str:
-    return "#" + "".join(f"{int(round(c)):02x}" for c in np.clip(rgb, 0, 255))
-
-
-def _luma(rgb) -> float:
-    return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+            bottom = percentile(scale.lo, 0) if scale.clipped else extreme(np.nanargmin(finite))
+        return top, bottom

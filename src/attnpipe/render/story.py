@@ -6,6 +6,7 @@ import numpy as np
 
 from ..attention import scale_factor
 from ..stagefiles import read_stage
+from .numbers import fmt
 
 
 @dataclass
@@ -36,6 +37,11 @@ class Story:
     @property
     def d_head(self) -> int:
         return self.q.shape[1] // self.heads
+
+    @property
+    def weights_kind(self) -> str:
+        """How the attention weights are coloured: probabilities, or (softmax: false) signed scaled scores."""
+        return "probability" if self.options["softmax"] else "signed"
 
     def lookups(self) -> list[tuple[str, int]]:
         """(token, first position) per distinct token, in order: the vocab rows this prompt uses.
@@ -86,9 +92,11 @@ def read_story(paths: dict, settings: dict) -> Story:
     )
 
 
-def interesting_cell(a: np.ndarray, b: np.ndarray, product: np.ndarray) -> tuple[int, int]:
-    """The (i, j) of `product` = a @ b (a stage file) whose dot product has the most non-zero terms,
-    then the largest |value|: worth writing out, unlike the notebook's all-but-one-zero q[0,0]."""
+def interesting_cell(a: np.ndarray, b: np.ndarray, product: np.ndarray, precision: int = 2) -> tuple[int, int]:
+    """The (i, j) of `product` = a @ b (a stage file) worth writing out: one whose value does not show as 0
+    (a sum of terms that cancel teaches less), then the most non-zero terms (unlike the notebook's
+    all-but-one-zero q[0,0]), then the largest |value|."""
     count = ((a[:, :, None] != 0) & (b[None, :, :] != 0)).sum(axis=1)  # non-zero terms per cell
-    order = np.lexsort((-np.abs(product).ravel(), -count.ravel()))
+    shows_zero = np.vectorize(lambda v: fmt(float(v), precision) == "0")(product)
+    order = np.lexsort((-np.abs(product).ravel(), -count.ravel(), shows_zero.ravel()))
     return tuple(int(i) for i in np.unravel_index(order[0], count.shape))

@@ -1,4 +1,8 @@
-"""Render a Story to <out>.mp4 and a PNG of its last frame, in a media folder of the job's own."""
+"""Render a Story to <out>.mp4 and the still of its last frame, in a media folder of the job's own.
+
+The still is drawn again from the last frame's own mobjects at labels.STILL_SIZE (1920 x 1080) whatever
+the video preset: one frame is cheap, and every text on it then reads (the final frame is laid out for
+that size)."""
 
 import shutil
 import tempfile
@@ -32,12 +36,21 @@ def render(story, settings: dict, mp4_path, png_path) -> dict:
             scene = AttentionStory(story, precision=settings["precision"], scheme=settings["scheme"],
                                    pace=preset["pace"])
             scene.render()
-            frame = scene.renderer.get_frame()
             movie = Path(scene.renderer.file_writer.movie_file_path)
-            from PIL import Image
-
-            with atomic_path(png_path) as tmp:
-                Image.fromarray(frame).convert("RGB").save(tmp, format="PNG")
+            write_still(scene, png_path)
             with atomic_path(mp4_path) as tmp:
                 shutil.copyfile(movie, tmp)
     return scene.shown
+
+
+def write_still(scene, png_path) -> None:
+    """Draw what is on `scene`'s screen now (its final frame) at STILL_SIZE into a PNG."""
+    from manim import Camera
+
+    from .labels import STILL_SIZE
+
+    camera = Camera(pixel_width=STILL_SIZE[0], pixel_height=STILL_SIZE[1],
+                    frame_width=scene.camera.frame_width, frame_height=scene.camera.frame_height)
+    camera.capture_mobjects(scene.mobjects + scene.foreground_mobjects)
+    with atomic_path(png_path) as tmp:
+        camera.get_image().convert("RGB").save(tmp, format="PNG")

@@ -1,0 +1,72 @@
+"""The scene's building blocks for matrices: a grid of numbers, a colour-only heatmap, a colour bar, and
+an outline around a block of cells. A matrix's body (grid or heatmap) is a regular lattice of cells, so
+a block's outline is found by geometry whatever the body is."""
+
+import numpy as np
+from manim import DOWN, LEFT, RIGHT, UP, Group, ImageMobject, Rectangle, VGroup
+from manim.constants import RESAMPLING_ALGORITHMS
+
+from .colours import ColourScale, rgb_hex, text_colour_on
+
+BAR_LABEL_BUFF = 0.08
+
+
+def heatmap_image(rgb: np.ndarray, width: float, height: float) -> ImageMobject:
+    """One pixel per cell, drawn with nearest-neighbour scaling: crisp cells at any size."""
+    rgba = np.concatenate([np.clip(rgb, 0, 255), np.full(rgb.shape[:2] + (1,), 255.0)], axis=-1)
+    image = ImageMobject(rgba.astype(np.uint8))
+    image.set_resampling_algorithm(RESAMPLING_ALGORITHMS["nearest"])
+    return image.stretch_to_fit_width(width).stretch_to_fit_height(height)
+
+
+def number_grid(numbers: list[list], rgb: np.ndarray | None, cell_width: float, cell_height: float) -> VGroup:
+    """Boxes of cell_width x cell_height, each holding its number (a Text, recoloured for contrast on a
+    filled cell); returns the rows (VGroups of VGroup(box, number))."""
+    rows = VGroup()
+    for i, line in enumerate(numbers):
+        row = VGroup()
+        for j, number in enumerate(line):
+            box = Rectangle(width=cell_width, height=cell_height, stroke_width=0.5, stroke_color="#555555")
+            box.move_to([j * cell_width, -i * cell_height, 0])
+            if rgb is not None:
+                box.set_fill(rgb_hex(rgb[i, j]), opacity=1.0)
+                number.set_color(text_colour_on(rgb[i, j]))
+            row.add(VGroup(box, number.move_to(box)))
+        rows.add(row)
+    return rows
+
+
+def colour_bar(scale: ColourScale, scheme: dict, height: float, width: float, top, bottom,
+               masked_label=None) -> Group:
+    """A vertical bar of `scale`'s colours, hi at the top; `top` and `bottom` (labels of its ends) sit to
+    its right, level with its ends, so they never reach over the matrix's column labels. With
+    `masked_label`, a swatch of the masked colour and that label go under it."""
+    rgb = scale.rgb(scale.ramp_values()[:, None], scheme)
+    bar = heatmap_image(rgb, width, height)
+    top.next_to(bar, RIGHT, buff=BAR_LABEL_BUFF).align_to(bar, UP)
+    bottom.next_to(bar, RIGHT, buff=BAR_LABEL_BUFF).align_to(bar, DOWN)
+    out = Group(bar, top, bottom)
+    if masked_label is not None:
+        swatch = Rectangle(width=width, height=width, stroke_width=0).set_fill(scheme["masked"], opacity=1)
+        swatch.next_to(bar, DOWN, buff=0.12)
+        out.add(swatch, masked_label.next_to(swatch, RIGHT, buff=BAR_LABEL_BUFF))
+    return out
+
+
+def end_label(number, tag=None) -> VGroup:
+    """A bar end's label: the number, and under it what it is where that is not plain (e.g. '99th pct')."""
+    return VGroup(number) if tag is None else VGroup(number, tag).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
+
+
+def block_outline(body, n: int, m: int, rows: range, cols: range, color, min_side: float = 0.06,
+                  buff: float = 0.03, stroke_width: float = 3) -> Rectangle:
+    """A rectangle around rows x cols of a body of n x m cells (grid or heatmap alike). On a heatmap a
+    single row or column can be a hairline: the outline is at least `min_side` across."""
+    cell_w, cell_h = body.width / m, body.height / n
+    left, top = body.get_left()[0], body.get_top()[1]
+    x0, x1 = left + cols.start * cell_w, left + cols.stop * cell_w
+    y0, y1 = top - rows.start * cell_h, top - rows.stop * cell_h
+    outline = Rectangle(width=max(x1 - x0, min_side) + 2 * buff, height=max(y0 - y1, min_side) + 2 * buff,
+                        color=color, stroke_width=stroke_width)
+    return outline.move_to([(x0 + x1) / 2, (y0 + y1) / 2, 0])
+
