@@ -15,8 +15,9 @@ import torch
 from cdp import Browser, chromium_path
 from conftest import planned_rules, read_config, snakemake, write_config
 
+from attnpipe.gallery import gallery_html
 from attnpipe.render.numbers import fmt
-from attnpipe.summary import mean_row_entropy, most_attended
+from attnpipe.summary import mean_row_entropy, most_attended, summary_html
 from attnpipe.tokens import derive_id
 
 PROMPTS = ["012", "2024", "31415926", "the-cat"]
@@ -98,6 +99,12 @@ def test_summary_and_page_update_when_a_combination_changes_and_only_then(built_
     assert planned_rules(built_copy) == sorted(["render"] * 4 + ["gallery"])  # the summary is up to date
 
 
+def test_edited_page_template_reruns_the_pages_only(built_copy):
+    template = built_copy / "src/attnpipe/templates/index.html.j2"
+    template.write_text(template.read_text().replace("Click a still", "Click any still"))
+    assert planned_rules(built_copy) == ["gallery", "summary"]  # the templates are the pages' code: no stage, no video
+
+
 def test_render_option_reruns_the_page_but_not_the_summary(built_copy):
     cfg = read_config(built_copy)
     cfg.setdefault("render", {})["precision"] = 3
@@ -113,6 +120,40 @@ def test_sweep_terminal_shows_snakemake_progress_not_manim(built_default):
         assert manim_trace not in terminal
     log = (built_default / "logs/render/seed/012.log").read_text()
     assert "rendered seed/012" in log
+
+
+class Markup(HTMLParser):
+    """Tags with their attributes, and the text as a browser shows it (entities decoded)."""
+
+    def __init__(self, page: str):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.text = [], ""
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text += data
+
+
+def test_pages_escape_what_a_prompt_text_holds(built_default):
+    # a prompt's text is free text: it must show as text on both pages, never run or load anything
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quoted" \'single\''
+    results = built_default / "results"
+    frame = pd.read_csv(results / "summary.csv", dtype=str, keep_default_na=False)
+    frame.loc[frame["prompt"] == "012", "text"] = hostile
+    page = gallery_html(frame, results, {still: (320, 180) for still in frame["still"]},
+                        {"precision": 2, "scheme": "default"})
+    table = read_summary(built_default)
+    table.loc[table["prompt"] == "012", "text"] = hostile
+    for html, own_scripts in ((page, 1), (summary_html(table), 0)):
+        markup = Markup(html)
+        assert [tag for tag, _ in markup.tags].count("script") == own_scripts  # the page's own, none injected
+        assert not any("onerror" in attrs for _, attrs in markup.tags)
+        assert all(attrs.get("src") != "x" for _, attrs in markup.tags)
+        assert hostile in markup.text  # shown as typed
+    assert any(attrs.get("data-title", "").endswith(f"“{hostile}”") for _, attrs in Markup(page).tags)
 
 
 class Links(HTMLParser):
