@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(libcairo2-dev libpango1.0-dev pkg-config ffmpeg gcc python3-dev)
-# Only `./run.sh test` needs these: the gallery test opens results/index.html in a real headless browser,
+# Only `./run.sh test` needs these: the gallery tests use results/index.html in headless chromium (Playwright),
 # tests/test_slurm.py runs the sweep on a single-node SLURM cluster.
 TEST_APT_PACKAGES=(chromium slurmctld slurmd slurm-client munge)
 PYTHON=${PYTHON:-python3}

@@ -1,10 +1,10 @@
-"""The sweep at a glance: summary.csv against the stage CSVs, index.html in real headless Chromium,
-`snakemake --report report.zip`, progress in the terminal, and when the summary and page are rebuilt."""
+"""The sweep at a glance: summary.csv against the stage CSVs, index.html's markup (in a browser:
+test_gallery_browser.py), `snakemake --report report.zip`, progress in the terminal, and when the summary and
+page are rebuilt."""
 
 import json
 import math
 import re
-import struct
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
@@ -12,11 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from cdp import Browser, chromium_path
 from conftest import planned_rules, read_config, snakemake, write_config
 
 from attnpipe.gallery import gallery_html
-from attnpipe.render.numbers import fmt
 from attnpipe.summary import mean_row_entropy, most_attended, summary_html
 from attnpipe.tokens import derive_id
 
@@ -181,82 +179,6 @@ def test_gallery_colours_are_the_scene_colours():
     from attnpipe.render.scene import SCHEMES
 
     assert RAMPS == {name: scheme["low"] for name, scheme in SCHEMES.items()}
-
-
-def png_size(path) -> tuple[int, int]:
-    data = Path(path).read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    return struct.unpack(">II", data[16:24])
-
-
-LOAD_THUMBNAILS = """(async () => {
-  const images = [...document.querySelectorAll("td.cell img")];
-  for (const img of images) { img.scrollIntoView(); await img.decode(); }
-  window.scrollTo(0, 0);
-  document.querySelector("main").scrollLeft = 0;
-  return images.map(img => [img.getAttribute("src"), img.naturalWidth, img.naturalHeight]);
-})()"""
-
-PLAY_FIRST = """(async () => {
-  document.querySelector('td.cell[data-weights="seed"][data-prompt="012"] a.play').click();
-  const video = document.querySelector("#player video");
-  const deadline = Date.now() + 20000;
-  while (Date.now() < deadline && !(video.readyState >= 1 && video.currentTime > 0.3)) {
-    await new Promise(resolve => setTimeout(resolve, 100));
-  }
-  return {open: document.getElementById("player").open, src: video.currentSrc, readyState: video.readyState,
-          currentTime: video.currentTime, error: video.error && video.error.message, width: video.videoWidth,
-          status: document.querySelector("#player .status").textContent,
-          links: [...document.querySelectorAll("#player .files a")].map(a => a.getAttribute("href"))};
-})()"""
-
-HEATMAP = """[...document.querySelectorAll('td.cell[data-weights="two-heads"][data-prompt="012"] table.heatmap')]
-  .map(t => [...t.querySelectorAll("td")].filter(td => td.getBoundingClientRect().height > 0).map(td => td.innerText))"""
-
-FILTER = """(() => {
-  const box = (name, value) => document.querySelector(`input[name="${name}"][value="${value}"]`);
-  const visible = () => [...document.querySelectorAll("td.cell")]
-      .filter(c => c.offsetParent !== null).length;
-  const seen = [visible()];
-  box("weights", "seed").click(); seen.push(visible());
-  box("prompt", "the-cat").click(); seen.push(visible());
-  document.querySelector('button[data-set="prompt"][data-on="0"]').click(); seen.push(visible());
-  document.querySelector('button[data-set="prompt"][data-on="1"]').click();
-  box("weights", "seed").click(); seen.push(visible());
-  return [seen, document.getElementById("shown").textContent];
-})()"""
-
-
-def test_gallery_in_headless_chromium(built_default, tmp_path):
-    assert chromium_path(), "Debian's chromium is needed (./run.sh test installs it)"
-    page = built_default / "results/index.html"
-    with Browser(tmp_path / "profile") as browser:
-        browser.navigate(page.as_uri())
-        thumbnails = browser.evaluate(LOAD_THUMBNAILS, timeout=60)
-        assert len(thumbnails) == 20
-        for src, width, height in thumbnails:
-            assert (width, height) == png_size(page.parent / src) and width > 0, src
-        browser.screenshot(tmp_path / "gallery.png")
-
-        (seen, shown) = browser.evaluate(FILTER)
-        assert seen == [20, 16, 12, 0, 20] and shown == "20 of 20 combinations shown"
-
-        attention = torch.load(built_default / "results/two-heads/012/attend.pt", weights_only=True)["attention"]
-        expected = [[fmt(v, 2) for row in head for v in row] for head in attention["tensor"].tolist()]
-        assert browser.evaluate(HEATMAP) == expected  # the numbers of attend.pt, readable without the video
-
-        played = browser.evaluate(PLAY_FIRST, timeout=60)
-        browser.screenshot(tmp_path / "player.png")
-        assert played["open"] and played["src"].endswith("/results/seed/012/attention.mp4")
-        assert played["readyState"] >= 1 and played["error"] is None and played["status"] == "", played
-        assert played["width"] == 640 and played["currentTime"] > 0.3, played  # it decodes and plays the H.264
-        assert "seed/012/attention.csv" in played["links"] and "seed/012/scores.csv" in played["links"]
-
-        assert browser.console_errors() == []
-        assert all(url.startswith(("file://", "data:")) for url in browser.requested_urls())
-    for shot in ("gallery.png", "player.png"):
-        width, height = png_size(tmp_path / shot)
-        assert width >= 800 and height >= 600
 
 
 def report_data(report: zipfile.ZipFile, name: str):
