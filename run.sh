@@ -54,7 +54,7 @@ setup_python() {
         grep -v "^WARNING: Location" "$VENV/pip.log" >&2
         exit 1
     fi
-    "$VENV/bin/python" -c "import attnpipe, torch, snakemake, manim, safetensors" # fail here, not mid-sweep
+    "$VENV/bin/python" -c "import attnpipe, torch, snakemake, manim, safetensors, snakemake_logger_plugin_attnpipe" # fail here, not mid-sweep
     echo "$(sha256sum pyproject.toml | cut -d' ' -f1) $extras" >"$VENV/.attnpipe-installed"
 }
 

@@ -110,14 +110,36 @@ def test_render_option_reruns_the_page_but_not_the_summary(built_copy):
     assert planned_rules(built_copy) == sorted(["render"] * 20 + ["gallery"])
 
 
-def test_sweep_terminal_shows_snakemake_progress_not_manim(built_default):
+def test_sweep_terminal_shows_one_line_per_job_not_manim(built_default):
+    # not a terminal (the test captures it): no bars, one plain line per finished job with the time left
     terminal = (built_default.parent / "sweep-terminal.txt").read_text()
-    steps = re.findall(r"^(\d+) of (\d+) steps \(\d+%\) done$", terminal, re.M)
+    steps = re.findall(r"^(\d+) of (\d+) steps \(\d+%\) done: (\w+)(.*)$", terminal, re.M)
     assert steps and steps[-1][0] == steps[-1][1] and len(steps) == int(steps[-1][1])
-    for manim_trace in ("Animation ", "it/s]", "%|", "\r", "File ready at", "Rendered AttentionStory"):
-        assert manim_trace not in terminal
+    assert [int(done) for done, *_ in steps] == list(range(1, len(steps) + 1))
+    assert re.search(r"^\d+ of 72 steps \(\d+%\) done: render weights=seed, prompt=012(, |$)", terminal, re.M)
+    assert any(re.search(r", about (\d+ min )?\d+ s left$", rest) for *_, rest in steps[:-1])
+    assert len(terminal.splitlines()) < len(steps) + 40  # the job blocks (inputs, outputs, reason) stay quiet
+    for noise in ("input:", "reason:", "\x1b[", "Animation ", "it/s]", "%|", "\r", "File ready at",
+                  "Rendered AttentionStory"):
+        assert noise not in terminal
     log = (built_default / "logs/render/seed/012.log").read_text()
     assert "rendered seed/012" in log
+
+
+def test_failed_job_is_loud_and_names_its_log_and_full_log_is_one_flag(built_copy):
+    stage = built_copy / "src/attnpipe/stages/attend.py"
+    stage.write_text(stage.read_text().replace("def run(settings", "def run(*_):\n    raise ValueError('broken')\n\n\n"
+                                                "def unused(settings"))
+    failed = snakemake(built_copy, "results/seed/012/attend.pt", "--cores", "1")
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    assert "Error in rule attend:" in output and "broken" in output
+    assert "log: logs/attend/seed/012.log (check log file(s) for error details)" in output
+    full = snakemake(built_copy, "results/seed/012/attend.pt", "--cores", "1", "--logger-attnpipe-full-log")
+    output = full.stdout + full.stderr
+    assert full.returncode != 0  # Snakemake's own log: every job with its inputs, outputs and reason
+    assert re.search(r"^localrule attend:\n    input: results/seed/012/project.pt$", output, re.M), output
+    assert "reason: " in output and "Error in rule attend:" in output
 
 
 class Markup(HTMLParser):
