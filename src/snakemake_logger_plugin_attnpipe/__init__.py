@@ -1,7 +1,9 @@
 """`snakemake --logger attnpipe` (set in profiles/default): a sweep you can watch.
 
 snakemake-logger-plugin-rich as it is (a live bar per rule, its running jobs, job blocks quiet), with:
-- done/total and the time left on every bar (Rich's MofNCompleteColumn and TimeRemainingColumn);
+- done/total and the time left on every bar (Rich's MofNCompleteColumn; a rule's time left is Rich's estimate
+  from its own finished jobs, the sweep's the sum over the rules still to finish, since a render takes
+  a thousand times a numeric job: unknown until every rule with jobs left has finished two);
 - on a non-terminal (CI, a pipe, a test), where Rich draws no bars, one plain line per finished job:
   "N of M steps (x%) done: rule wildcards, about T left";
 - a failed job reported by Snakemake's own formatter ("Error in rule ...", its input, output and log files);
@@ -19,10 +21,10 @@ from dataclasses import dataclass, field
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
+    ProgressColumn,
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.text import Text
 from snakemake.logging import ColorizingTextHandler, DefaultFilter, DefaultFormatter
@@ -50,6 +52,19 @@ def duration(seconds: float) -> str:
 
 
 class SweepEvents(EventHandler):
+    def time_left(self) -> float | None:
+        """Seconds left: each unfinished rule's own estimate, added up; None while one is unknown (a rule
+        with a single job, such as the summary, counts as no time)."""
+        seconds = 0.0
+        for rule, counts in self.rule_counts.items():
+            left = counts["total"] - counts["completed"]
+            task = self.progress_display.rule_tasks.get(rule)
+            estimate = self.progress.tasks[task].time_remaining if task is not None and left else 0.0
+            if estimate is None and counts["total"] > 1:
+                return None
+            seconds += estimate or 0.0
+        return seconds
+
     def handle_job_finished(self, event_data, **kwargs) -> None:
         super().handle_job_finished(event_data, **kwargs)
         info = self.jobs_info.get(event_data.job_id)
@@ -57,12 +72,22 @@ class SweepEvents(EventHandler):
             return  # the bars show it
         wildcards = ", ".join(f"{name}={value}" for name, value in (info["wildcards"] or {}).items())
         pct = round(100 * self.completed / self.total_jobs) if self.total_jobs else 100
-        task = self.progress_display.rule_tasks.get(TOTAL)
-        left = self.progress.tasks[task].time_remaining if task is not None else None
+        left = self.time_left()
         eta = "" if self.completed >= self.total_jobs else (
             f", about {duration(left)} left" if left is not None else ", estimating the time left")
         line = f"{self.completed} of {self.total_jobs} steps ({pct}%) done: {info['rule']} {wildcards}".rstrip()
         self.console.print(Text(line + eta), soft_wrap=True)
+
+
+class TimeLeftColumn(ProgressColumn):
+    def __init__(self, events: SweepEvents):
+        super().__init__()
+        self.events = events
+
+    def render(self, task) -> Text:
+        seconds = self.events.time_left() if task.id == self.events.progress_display.rule_tasks.get(TOTAL) else (
+            task.time_remaining if not task.finished else 0)
+        return Text("left " + ("?" if seconds is None else duration(seconds)), style="progress.remaining")
 
 
 class LogHandler(RichLogHandler):
@@ -70,6 +95,11 @@ class LogHandler(RichLogHandler):
         full_log = self.settings is not None and self.settings.full_log
         super().__post_init__()  # the rich plugin keeps the common settings in self.settings
         common = self.common_settings
+        self.event_handler = SweepEvents(
+            console=self.console, progress=self.progress, live_display=self.live_display, dryrun=common.dryrun,
+            printshellcmds=common.printshellcmds, show_failed_logs=common.show_failed_logs, verbose=common.verbose,
+        )
+        self.progress.speed_estimate_period = 3600  # a rule's pace from its last hour of jobs, not 30 s
         self.progress.columns = (
             SpinnerColumn(spinner_name="dots", style="default", finished_text="[dim green]✓"),
             TextColumn("{task.fields[active]}", style="default"),  # jobs of this rule running now
@@ -77,12 +107,7 @@ class LogHandler(RichLogHandler):
             BarColumn(bar_width=None, complete_style="green", finished_style="dim green"),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            TextColumn("left"),
-            TimeRemainingColumn(),
-        )
-        self.event_handler = SweepEvents(
-            console=self.console, progress=self.progress, live_display=self.live_display, dryrun=common.dryrun,
-            printshellcmds=common.printshellcmds, show_failed_logs=common.show_failed_logs, verbose=common.verbose,
+            TimeLeftColumn(self.event_handler),
         )
         self.snakemake_format = DefaultFormatter(common.quiet, common.show_failed_logs)
         self.snakemake_output = None
