@@ -30,8 +30,7 @@ from attnpipe.stages import render
 settings, folder = eval(sys.argv[1]), sys.argv[2]
 inputs = {"embed": f"results/embeddings/{settings['prompt']}/embed.pt", "weights": "results/seed/weights.pt",
           "project": f"{folder}/project.pt", "attend": f"{folder}/attend.pt"}
-outputs = {"video": f"{folder}/attention.mp4", "still": f"{folder}/attention.png"}
-render.run(settings, inputs, outputs, f"{folder}/render.log")
+render.run(settings, inputs, {"video": f"{folder}/attention.mp4", "still": f"{folder}/attention.png"}, f"{folder}/render.log")
 """
 
 

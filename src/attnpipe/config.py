@@ -173,8 +173,7 @@ def _vocab_width(vocab: dict, fallback: dict | None) -> int | None:
         tok = next(t for t, v in vocab.items() if len(v) != first)
         raise ConfigError(f"vocab.{tok}: expected {first} numbers like the first vector, got {len(vocab[tok])}")
     if fallback and widths and fallback["dim"] not in widths:
-        raise ConfigError(
-            f"unknown_tokens.dim: expected {widths.pop()} (the vocab vector length), got {fallback['dim']}")
+        raise ConfigError(f"unknown_tokens.dim: expected {widths.pop()} (the vocab vector length), got {fallback['dim']}")
     if widths:
         return widths.pop()
     return fallback["dim"] if fallback else None

@@ -63,8 +63,7 @@ def write_stage(records: dict[str, dict], outputs: dict) -> None:
         torch.save(records, fh)
     for name, rec in records.items():
         with atomic_path(outputs[f"{name}_csv"]) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-            csv.writer(fh, lineterminator="\n").writerows(
-                csv_rows(rec["tensor"], rec["row_labels"], rec["column_labels"]))
+            csv.writer(fh, lineterminator="\n").writerows(csv_rows(rec["tensor"], rec["row_labels"], rec["column_labels"]))
 
 
 def read_stage(pt_path) -> dict[str, dict]:

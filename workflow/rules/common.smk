@@ -123,7 +123,11 @@ def get_combination_files(name):
 
 def get_numeric_outputs():
     # Every stage file: a job reruns when any file the sweep promises is missing.
-    files = [path for prompt in PROMPTS for path in stage_files(f"results/embeddings/{prompt}", "embed").values()]
+    files = [
+        path
+        for prompt in PROMPTS
+        for path in stage_files(f"results/embeddings/{prompt}", "embed").values()
+    ]
     for weights in WEIGHTS:
         files += stage_files(f"results/{weights}", "weights").values()
         for prompt in PROMPTS:

@@ -150,8 +150,7 @@ class AttentionStory(Scene):
         terms = shown_terms(s.x.shape[1])
         self.record([("hidden_states", i, k, s.x[i, k]) for k in terms]
                     + [("w_query", k, j, s.w["query"][k, j]) for k in terms]
-                    + [("queries", i, j, s.q[i, j])]
-                    + ([("b_query", 0, j, s.b["query"][j])] if s.b["query"][j] else []))
+                    + [("queries", i, j, s.q[i, j])] + ([("b_query", 0, j, s.b["query"][j])] if s.b["query"][j] else []))
         self.highlight_dot(x, i, w, j, q,
                            dot_product(f"Q[{i},{j}]", s.x[i], s.w["query"][:, j], s.q[i, j], self.precision,
                                        s.b["query"][j]))
@@ -201,8 +200,7 @@ class AttentionStory(Scene):
             self.reveal(self.equation(*[p for part in parts for p in (part, "→")][:-1]), wait=1.0)
             self.clear_stage()
         tag = self.head_tag(head)
-        a = self.matrix("weights" + tag, s.attn[head], s.tokens, s.tokens, kind="probability",
-                        source=f"attention[{head}]")
+        a = self.matrix("weights" + tag, s.attn[head], s.tokens, s.tokens, kind="probability", source=f"attention[{head}]")
         vh = self.matrix("V", s.head_columns(s.v, head), s.tokens, None, source="values", col_offset=head * s.d_head)
         out = self.matrix("output", s.head_columns(s.output, head), s.tokens, None, source="output",
                           col_offset=head * (s.output.shape[1] // s.heads))
@@ -311,8 +309,7 @@ class AttentionStory(Scene):
             top = max(np.abs(finite).max(initial=0), 1e-12)
             t = np.where(np.isfinite(values), values / top, 0)
             c = self.colors
-            rgb = np.where(t[..., None] < 0, _ramp([c["middle"], c["negative"]], -t),
-                           _ramp([c["middle"], c["positive"]], t))
+            rgb = np.where(t[..., None] < 0, _ramp([c["middle"], c["negative"]], -t), _ramp([c["middle"], c["positive"]], t))
             rgb[~np.isfinite(values)] = _hex_to_rgb(c["masked"])
             return rgb
         return None
@@ -395,8 +392,7 @@ class AttentionStory(Scene):
         return image
 
     def equation(self, *parts):
-        items = [Text(p, font_size=30) if isinstance(p, str) else p
-                 for p in parts if not (isinstance(p, str) and not p)]
+        items = [Text(p, font_size=30) if isinstance(p, str) else p for p in parts if not (isinstance(p, str) and not p)]
         row = Group(*items).arrange(RIGHT, buff=0.3)
         row.scale_to_fit_width(min(row.width, config.frame_width - 0.6))
         if row.height > config.frame_height - 2.6:
