@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(libcairo2-dev libpango1.0-dev pkg-config ffmpeg gcc python3-dev)
-# Only `./run.sh test` needs these: the gallery test opens results/index.html in a real headless browser,
+# Only `./run.sh test` needs these: the gallery tests use results/index.html in headless chromium (Playwright),
 # tests/test_slurm.py runs the sweep on a single-node SLURM cluster.
 TEST_APT_PACKAGES=(chromium slurmctld slurmd slurm-client munge)
 PYTHON=${PYTHON:-python3}
@@ -54,7 +54,7 @@ setup_python() {
         grep -v "^WARNING: Location" "$VENV/pip.log" >&2
         exit 1
     fi
-    "$VENV/bin/python" -c "import attnpipe, torch, snakemake, manim, safetensors" # fail here, not mid-sweep
+    "$VENV/bin/python" -c "import attnpipe, torch, snakemake, manim, safetensors, snakemake_logger_plugin_attnpipe" # fail here, not mid-sweep
     echo "$(sha256sum pyproject.toml | cut -d' ' -f1) $extras" >"$VENV/.attnpipe-installed"
 }
 

@@ -47,7 +47,7 @@ def run(cmd: list[str], cwd: Path) -> tuple[float, str]:
 
 def snakemake_jobs(output: str) -> int:
     """The `total` row of Snakemake's job-stats table, less the `numeric` target itself."""
-    return int(re.search(r"^total\s+(\d+)", output, re.MULTILINE).group(1)) - 1
+    return int(re.search(r"^\s*total\s+(\d+)", output, re.MULTILINE).group(1)) - 1  # either job stats table
 
 
 def digest(folder: Path) -> str:

@@ -86,6 +86,26 @@ def snapshot(folder: Path) -> dict:
     }
 
 
+# Debian's chromium (./run.sh test installs it) with what it needs here: no sandbox as root, no GPU, and
+# nothing that phones home. Playwright drives it over a pipe; it never downloads a browser of its own.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage",
+                  "--mute-audio"]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright's browser: the system chromium, not a Playwright download."""
+    assert Path(CHROMIUM).is_file(), "Debian's chromium is needed (./run.sh test installs it)"
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_FLAGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}}
+
+
 @pytest.fixture(scope="session")
 def built_default(tmp_path_factory) -> Path:
     """The default config, swept once for the whole session. Copy it before changing anything."""

@@ -1,10 +1,10 @@
-"""The sweep at a glance: summary.csv against the stage CSVs, index.html in real headless Chromium,
-`snakemake --report report.zip`, progress in the terminal, and when the summary and page are rebuilt."""
+"""The sweep at a glance: summary.csv against the stage CSVs, index.html's markup (in a browser:
+test_gallery_browser.py), `snakemake --report report.zip`, progress in the terminal, and when the summary and
+page are rebuilt."""
 
 import json
 import math
 import re
-import struct
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
@@ -12,11 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from cdp import Browser, chromium_path
 from conftest import planned_rules, read_config, snakemake, write_config
 
-from attnpipe.render.numbers import fmt
-from attnpipe.summary import mean_row_entropy, most_attended
+from attnpipe.gallery import gallery_html
+from attnpipe.summary import mean_row_entropy, most_attended, summary_html
 from attnpipe.tokens import derive_id
 
 PROMPTS = ["012", "2024", "31415926", "the-cat"]
@@ -98,6 +97,12 @@ def test_summary_and_page_update_when_a_combination_changes_and_only_then(built_
     assert planned_rules(built_copy) == sorted(["render"] * 4 + ["gallery"])  # the summary is up to date
 
 
+def test_edited_page_template_reruns_the_pages_only(built_copy):
+    template = built_copy / "src/attnpipe/templates/index.html.j2"
+    template.write_text(template.read_text().replace("Click a still", "Click any still"))
+    assert planned_rules(built_copy) == ["gallery", "summary"]  # the templates are the pages' code: no stage, no video
+
+
 def test_render_option_reruns_the_page_but_not_the_summary(built_copy):
     cfg = read_config(built_copy)
     cfg.setdefault("render", {})["precision"] = 3
@@ -105,14 +110,70 @@ def test_render_option_reruns_the_page_but_not_the_summary(built_copy):
     assert planned_rules(built_copy) == sorted(["render"] * 20 + ["gallery"])
 
 
-def test_sweep_terminal_shows_snakemake_progress_not_manim(built_default):
+def test_sweep_terminal_shows_one_line_per_job_not_manim(built_default):
+    # not a terminal (the test captures it): no bars, one plain line per finished job with the time left
     terminal = (built_default.parent / "sweep-terminal.txt").read_text()
-    steps = re.findall(r"^(\d+) of (\d+) steps \(\d+%\) done$", terminal, re.M)
+    steps = re.findall(r"^(\d+) of (\d+) steps \(\d+%\) done: (\w+)(.*)$", terminal, re.M)
     assert steps and steps[-1][0] == steps[-1][1] and len(steps) == int(steps[-1][1])
-    for manim_trace in ("Animation ", "it/s]", "%|", "\r", "File ready at", "Rendered AttentionStory"):
-        assert manim_trace not in terminal
+    assert [int(done) for done, *_ in steps] == list(range(1, len(steps) + 1))
+    assert re.search(r"^\d+ of 72 steps \(\d+%\) done: render weights=seed, prompt=012(, |$)", terminal, re.M)
+    assert any(re.search(r", about (\d+ min )?\d+ s left$", rest) for *_, rest in steps[:-1])
+    assert len(terminal.splitlines()) < len(steps) + 40  # the job blocks (inputs, outputs, reason) stay quiet
+    for noise in ("input:", "reason:", "\x1b[", "Animation ", "it/s]", "%|", "\r", "File ready at",
+                  "Rendered AttentionStory"):
+        assert noise not in terminal
     log = (built_default / "logs/render/seed/012.log").read_text()
     assert "rendered seed/012" in log
+
+
+def test_failed_job_is_loud_and_names_its_log_and_full_log_is_one_flag(built_copy):
+    stage = built_copy / "src/attnpipe/stages/attend.py"
+    stage.write_text(stage.read_text().replace("def run(settings", "def run(*_):\n    raise ValueError('broken')\n\n\n"
+                                                "def unused(settings"))
+    failed = snakemake(built_copy, "results/seed/012/attend.pt", "--cores", "1")
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    assert "Error in rule attend:" in output and "broken" in output
+    assert "log: logs/attend/seed/012.log (check log file(s) for error details)" in output
+    full = snakemake(built_copy, "results/seed/012/attend.pt", "--cores", "1", "--logger-attnpipe-full-log")
+    output = full.stdout + full.stderr
+    assert full.returncode != 0  # Snakemake's own log: every job with its inputs, outputs and reason
+    assert re.search(r"^localrule attend:\n    input: results/seed/012/project.pt$", output, re.M), output
+    assert "reason: " in output and "Error in rule attend:" in output
+
+
+class Markup(HTMLParser):
+    """Tags with their attributes, and the text as a browser shows it (entities decoded)."""
+
+    def __init__(self, page: str):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.text = [], ""
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text += data
+
+
+def test_pages_escape_what_a_prompt_text_holds(built_default):
+    # a prompt's text is free text: it must show as text on both pages, never run or load anything
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quoted" \'single\''
+    results = built_default / "results"
+    frame = pd.read_csv(results / "summary.csv", dtype=str, keep_default_na=False)
+    frame.loc[frame["prompt"] == "012", "text"] = hostile
+    page = gallery_html(frame, results, {still: (320, 180) for still in frame["still"]},
+                        {"precision": 2, "scheme": "default"})
+    table = read_summary(built_default)
+    table.loc[table["prompt"] == "012", "text"] = hostile
+    for html, own_scripts in ((page, 1), (summary_html(table), 0)):
+        markup = Markup(html)
+        assert [tag for tag, _ in markup.tags].count("script") == own_scripts  # the page's own, none injected
+        assert not any("onerror" in attrs for _, attrs in markup.tags)
+        assert all(attrs.get("src") != "x" for _, attrs in markup.tags)
+        assert hostile in markup.text  # shown as typed
+    assert any(attrs.get("data-title", "").endswith(f"“{hostile}”") for _, attrs in Markup(page).tags)
 
 
 class Links(HTMLParser):
@@ -140,82 +201,6 @@ def test_gallery_colours_are_the_scene_colours():
     from attnpipe.render.scene import SCHEMES
 
     assert RAMPS == {name: scheme["low"] for name, scheme in SCHEMES.items()}
-
-
-def png_size(path) -> tuple[int, int]:
-    data = Path(path).read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    return struct.unpack(">II", data[16:24])
-
-
-LOAD_THUMBNAILS = """(async () => {
-  const images = [...document.querySelectorAll("td.cell img")];
-  for (const img of images) { img.scrollIntoView(); await img.decode(); }
-  window.scrollTo(0, 0);
-  document.querySelector("main").scrollLeft = 0;
-  return images.map(img => [img.getAttribute("src"), img.naturalWidth, img.naturalHeight]);
-})()"""
-
-PLAY_FIRST = """(async () => {
-  document.querySelector('td.cell[data-weights="seed"][data-prompt="012"] a.play').click();
-  const video = document.querySelector("#player video");
-  const deadline = Date.now() + 20000;
-  while (Date.now() < deadline && !(video.readyState >= 1 && video.currentTime > 0.3)) {
-    await new Promise(resolve => setTimeout(resolve, 100));
-  }
-  return {open: document.getElementById("player").open, src: video.currentSrc, readyState: video.readyState,
-          currentTime: video.currentTime, error: video.error && video.error.message, width: video.videoWidth,
-          status: document.querySelector("#player .status").textContent,
-          links: [...document.querySelectorAll("#player .files a")].map(a => a.getAttribute("href"))};
-})()"""
-
-HEATMAP = """[...document.querySelectorAll('td.cell[data-weights="two-heads"][data-prompt="012"] table.heatmap')]
-  .map(t => [...t.querySelectorAll("td")].filter(td => td.getBoundingClientRect().height > 0).map(td => td.innerText))"""
-
-FILTER = """(() => {
-  const box = (name, value) => document.querySelector(`input[name="${name}"][value="${value}"]`);
-  const visible = () => [...document.querySelectorAll("td.cell")]
-      .filter(c => c.offsetParent !== null).length;
-  const seen = [visible()];
-  box("weights", "seed").click(); seen.push(visible());
-  box("prompt", "the-cat").click(); seen.push(visible());
-  document.querySelector('button[data-set="prompt"][data-on="0"]').click(); seen.push(visible());
-  document.querySelector('button[data-set="prompt"][data-on="1"]').click();
-  box("weights", "seed").click(); seen.push(visible());
-  return [seen, document.getElementById("shown").textContent];
-})()"""
-
-
-def test_gallery_in_headless_chromium(built_default, tmp_path):
-    assert chromium_path(), "Debian's chromium is needed (./run.sh test installs it)"
-    page = built_default / "results/index.html"
-    with Browser(tmp_path / "profile") as browser:
-        browser.navigate(page.as_uri())
-        thumbnails = browser.evaluate(LOAD_THUMBNAILS, timeout=60)
-        assert len(thumbnails) == 20
-        for src, width, height in thumbnails:
-            assert (width, height) == png_size(page.parent / src) and width > 0, src
-        browser.screenshot(tmp_path / "gallery.png")
-
-        (seen, shown) = browser.evaluate(FILTER)
-        assert seen == [20, 16, 12, 0, 20] and shown == "20 of 20 combinations shown"
-
-        attention = torch.load(built_default / "results/two-heads/012/attend.pt", weights_only=True)["attention"]
-        expected = [[fmt(v, 2) for row in head for v in row] for head in attention["tensor"].tolist()]
-        assert browser.evaluate(HEATMAP) == expected  # the numbers of attend.pt, readable without the video
-
-        played = browser.evaluate(PLAY_FIRST, timeout=60)
-        browser.screenshot(tmp_path / "player.png")
-        assert played["open"] and played["src"].endswith("/results/seed/012/attention.mp4")
-        assert played["readyState"] >= 1 and played["error"] is None and played["status"] == "", played
-        assert played["width"] == 640 and played["currentTime"] > 0.3, played  # it decodes and plays the H.264
-        assert "seed/012/attention.csv" in played["links"] and "seed/012/scores.csv" in played["links"]
-
-        assert browser.console_errors() == []
-        assert all(url.startswith(("file://", "data:")) for url in browser.requested_urls())
-    for shot in ("gallery.png", "player.png"):
-        width, height = png_size(tmp_path / shot)
-        assert width >= 800 and height >= 600
 
 
 def report_data(report: zipfile.ZipFile, name: str):

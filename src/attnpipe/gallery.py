@@ -7,7 +7,6 @@ prompts and weight settings. Everything is inline (CSS, JavaScript) or a relativ
 no server. The combinations, their order, texts and paths come from summary.csv.
 """
 
-import html
 import math
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from PIL import Image
 from .render.numbers import fmt, token_label
 from .stagefiles import atomic_path, read_stage
 from .summary import read_summary
+from .templates import macro, render
 
 # The scene's colour ramps for probabilities (attnpipe.render.scene.SCHEMES[scheme]["low"]), low -> high;
 # "default" is viridis-like and colour-blind safe. tests/test_gallery.py checks they stay the same.
@@ -60,8 +60,9 @@ def text_color(background: str) -> str:
     return "#000" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 140 else "#fff"
 
 
-def heatmap_html(attention: dict, precision: int, stops: list[str]) -> str:
-    """The (heads, T, T) attention weights as one coloured <table> per head, numbers in the cells.
+def heatmap_tables(attention: dict, precision: int, stops: list[str]) -> list[dict]:
+    """The (heads, T, T) attention weights as one table per head for heatmap.html.j2: labels, and per cell
+    its colours, its numbers (left out above MAX_TEXT_CELLS tokens) and a title naming query and key.
 
     Weights in [0, 1] are coloured on an absolute scale (like the scene); others (softmax: false)
     from their own minimum to maximum."""
@@ -71,26 +72,31 @@ def heatmap_html(attention: dict, precision: int, stops: list[str]) -> str:
         float(finite.min()), float(finite.max()))
     rows, cols = attention["row_labels"], attention["column_labels"]
     show_numbers = len(rows) <= MAX_TEXT_CELLS and len(cols) <= MAX_TEXT_CELLS
-    esc = html.escape
     tables = []
     for h, head in enumerate(weights.tolist()):
-        caption = f"<caption>head {h}</caption>" if weights.shape[0] > 1 else ""
-        header = "".join(f'<th title="{esc(c)}">{esc(token_label(c))}</th>' for c in cols)
         body = []
         for label, values in zip(rows, head):
             cells = []
             for col, v in zip(cols, values):
                 if math.isfinite(v):
-                    bg = ramp_color(stops, (v - lo) / (hi - lo) if hi > lo else 0.0)
+                    background = ramp_color(stops, (v - lo) / (hi - lo) if hi > lo else 0.0)
                 else:
-                    bg = NONFINITE_COLOR
+                    background = NONFINITE_COLOR
                 text = fmt(v, precision)
-                shown = esc(text) if show_numbers else ""
-                cells.append(f'<td style="background:{bg};color:{text_color(bg)}" '
-                             f'title="{esc(label)} → {esc(col)}: {esc(text)}">{shown}</td>')
-            body.append(f'<tr><th title="{esc(label)}">{esc(token_label(label))}</th>{"".join(cells)}</tr>')
-        tables.append(f'<table class="heatmap">{caption}<tr><th></th>{header}</tr>{"".join(body)}</table>')
-    return f'<div class="heatmaps">{"".join(tables)}</div>'
+                cells.append({"background": background, "color": text_color(background),
+                              "title": f"{label} → {col}: {text}", "text": text if show_numbers else ""})
+            body.append({"title": label, "label": token_label(label), "cells": cells})
+        tables.append({
+            "caption": f"head {h}" if weights.shape[0] > 1 else None,
+            "columns": [{"title": c, "label": token_label(c)} for c in cols],
+            "rows": body,
+        })
+    return tables
+
+
+def heatmap_html(attention: dict, precision: int, stops: list[str]) -> str:
+    """heatmap_tables as HTML: one coloured <table> per head, numbers in the cells."""
+    return str(macro("heatmap.html.j2", "heatmaps")(heatmap_tables(attention, precision, stops)))
 
 
 def _options(row) -> str:
@@ -98,64 +104,45 @@ def _options(row) -> str:
     return f"scale {row.scale} · causal {row.causal.lower()} · softmax {row.softmax.lower()} · {heads}"
 
 
-def _cell(row, root: Path, thumb_size: tuple[int, int], precision: int, stops: list[str]) -> str:
-    esc = html.escape
+def _cell(row, root: Path, thumb_size: tuple[int, int], precision: int, stops: list[str]) -> dict:
     folder = Path(row.attention_csv).parent
     attention = read_stage(root / folder / "attend.pt")["attention"]
-    thumbnail = thumbnail_path(row.still).as_posix()
-    title = f"{row.weights} / {row.prompt}: “{row.text}”"
     stats = [f"scores {fmt(float(row.min_score), precision)} … {fmt(float(row.max_score), precision)}"]
     if row.mean_entropy:
         stats.append(f"mean entropy {fmt(float(row.mean_entropy), precision)} nats")
-    links = [f'<a href="{esc(row.video)}">video</a>', f'<a href="{esc(row.still)}">still</a>'] + [
-        f'<a href="{esc(getattr(row, name + "_csv"))}">{name}.csv</a>' for name in CSV_LINKS]
-    return (
-        f'<td class="cell" data-prompt="{esc(row.prompt)}" data-weights="{esc(row.weights)}">'
-        f'<a class="play" href="{esc(row.video)}" data-title="{esc(title)}" title="play the video">'
-        f'<img src="{esc(thumbnail)}" width="{thumb_size[0]}" height="{thumb_size[1]}" loading="lazy" '
-        f'alt="last frame of the video for {esc(title)}"></a>'
-        f'<p class="stats">{esc(" · ".join(stats))}</p>'
-        f"{heatmap_html(attention, precision, stops)}"
-        f'<p class="files">{" · ".join(links)}</p></td>'
-    )
-
-
-def _checkboxes(name: str, values: dict) -> str:
-    boxes = "".join(
-        f'<label><input type="checkbox" name="{name}" value="{html.escape(v)}" checked> {html.escape(label)}</label>'
-        for v, label in values.items())
-    return (f'{boxes} <button type="button" data-set="{name}" data-on="1">all</button>'
-            f'<button type="button" data-set="{name}" data-on="0">none</button>')
+    links = [{"href": row.video, "label": "video"}, {"href": row.still, "label": "still"}] + [
+        {"href": getattr(row, name + "_csv"), "label": f"{name}.csv"} for name in CSV_LINKS]
+    return {
+        "empty": False, "prompt": row.prompt, "weights": row.weights, "video": row.video,
+        "title": f"{row.weights} / {row.prompt}: “{row.text}”",
+        "thumbnail": thumbnail_path(row.still).as_posix(), "width": thumb_size[0], "height": thumb_size[1],
+        "stats": stats, "heatmaps": heatmap_tables(attention, precision, stops), "links": links,
+    }
 
 
 def gallery_html(summary: pd.DataFrame, root: Path, thumb_sizes: dict, settings: dict) -> str:
     """The page for `summary` (rows as read from summary.csv, all strings); thumb_sizes: still -> (w, h)."""
-    esc = html.escape
     precision, stops = settings["precision"], RAMPS[settings["scheme"]]
     prompts = dict.fromkeys(summary["prompt"])
     weights = list(dict.fromkeys(summary["weights"]))
     by_key = {(r.prompt, r.weights): r for r in summary.itertuples(index=False)}
     first = {w: next(r for r in summary.itertuples(index=False) if r.weights == w) for w in weights}
     texts = {r.prompt: r for r in summary.itertuples(index=False)}
-    head = "".join(f'<th data-weights="{esc(w)}">{esc(w)}<br><small>{esc(_options(first[w]))}</small></th>'
-                   for w in weights)
-    body = []
-    for p in prompts:
-        cells = "".join(
-            _cell(by_key[p, w], root, thumb_sizes[by_key[p, w].still], precision, stops) if (p, w) in by_key
-            else f'<td class="empty" data-prompt="{esc(p)}" data-weights="{esc(w)}"></td>'
-            for w in weights)
-        info = texts[p]
-        body.append(f'<tr data-prompt="{esc(p)}"><th scope="row">{esc(p)}<br><small>“{esc(info.text)}”, '
-                    f'{esc(info.n_tokens)} tokens</small></th>{cells}</tr>')
-    low, high = ramp_color(stops, 0), ramp_color(stops, 1)
-    prompt_labels = {p: f"{p} (“{texts[p].text}”)" if texts[p].text != p else p for p in prompts}
-    return PAGE.format(
-        title=esc(f"attnpipe: {len(prompts)} prompts × {len(weights)} weight settings"),
-        n=len(summary), prompt_boxes=_checkboxes("prompt", prompt_labels),
-        weight_boxes=_checkboxes("weights", {w: w for w in weights}),
-        head=head, body="\n".join(body), low=low, high=high, mid=ramp_color(stops, 0.5),
-        style=STYLE, script=SCRIPT,
+    rows = [{
+        "prompt": p, "text": texts[p].text, "n_tokens": texts[p].n_tokens,
+        "cells": [_cell(by_key[p, w], root, thumb_sizes[by_key[p, w].still], precision, stops)
+                  if (p, w) in by_key else {"empty": True, "prompt": p, "weights": w} for w in weights],
+    } for p in prompts]
+    return render(
+        "index.html.j2",
+        title=f"attnpipe: {len(prompts)} prompts × {len(weights)} weight settings",
+        combinations=len(summary),
+        prompt_boxes=[{"value": p, "label": f"{p} (“{texts[p].text}”)" if texts[p].text != p else p}
+                      for p in prompts],
+        weight_boxes=[{"value": w, "label": w} for w in weights],
+        weights=[{"name": w, "options": _options(first[w])} for w in weights],
+        rows=rows,
+        legend={"low": ramp_color(stops, 0), "mid": ramp_color(stops, 0.5), "high": ramp_color(stops, 1)},
     )
 
 
@@ -172,112 +159,3 @@ def write_gallery(summary_csv, page, settings: dict) -> list[Path]:
     with atomic_path(page) as tmp:
         Path(tmp).write_text(gallery_html(summary, root, thumb_sizes, settings), encoding="utf-8")
     return written
-
-
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
-header{padding:.6em 1em;background:#fff;border-bottom:1px solid #ddd}
-h1{font-size:1.3em;margin:.2em 0}
-fieldset{display:inline-block;vertical-align:top;border:1px solid #ccc;margin:.2em .4em .2em 0;max-width:48em}
-label{margin-right:.8em;white-space:nowrap}
-.legend span{display:inline-block;width:8em;height:.9em;vertical-align:middle}
-main{overflow:auto}
-#grid{border-collapse:collapse;margin:.5em}
-#grid>thead th{position:sticky;top:0;background:#fff;z-index:1}
-#grid th,#grid td.cell,#grid td.empty{border:1px solid #ddd;padding:.4em;vertical-align:top;text-align:left}
-#grid th small{font-weight:normal;color:#555}
-td.cell img{display:block;border:1px solid #999;max-width:100%;height:auto}
-p.stats,p.files{font-size:.8em;margin:.3em 0;max-width:26em}
-.heatmaps{display:flex;flex-wrap:wrap;gap:.4em}
-table.heatmap{border-collapse:collapse;font-size:11px}
-table.heatmap caption{font-size:11px;text-align:left}
-table.heatmap th{font-weight:normal;color:#333;padding:0 3px;max-width:5em;overflow:hidden;text-overflow:ellipsis}
-table.heatmap td{min-width:2.2em;height:1.5em;padding:0 3px;text-align:center}
-dialog{max-width:95vw;padding:.6em}
-dialog video{display:block;max-width:90vw;max-height:75vh}
-dialog h2{font-size:1.1em;margin:.2em 0}
-"""
-
-SCRIPT = """
-"use strict";
-const grid = document.getElementById("grid");
-const shown = document.getElementById("shown");
-function checked(name) {
-  return new Set([...document.querySelectorAll(`input[name="${name}"]:checked`)].map(box => box.value));
-}
-function applyFilters() {
-  const prompts = checked("prompt"), weights = checked("weights");
-  for (const row of grid.tBodies[0].rows) row.hidden = !prompts.has(row.dataset.prompt);  // not the heatmaps' rows
-  for (const cell of grid.querySelectorAll("[data-weights]")) cell.hidden = !weights.has(cell.dataset.weights);
-  const visible = [...grid.querySelectorAll("td.cell")].filter(c => !c.hidden && !c.parentElement.hidden);
-  shown.textContent = `${visible.length} of ${grid.querySelectorAll("td.cell").length} combinations shown`;
-}
-document.getElementById("filters").addEventListener("change", applyFilters);
-for (const button of document.querySelectorAll("button[data-set]")) {
-  button.addEventListener("click", () => {
-    for (const box of document.querySelectorAll(`input[name="${button.dataset.set}"]`)) {
-      box.checked = button.dataset.on === "1";
-    }
-    applyFilters();
-  });
-}
-const player = document.getElementById("player");
-const video = player.querySelector("video");
-const status = player.querySelector(".status");
-grid.addEventListener("click", event => {
-  const link = event.target.closest("a.play");
-  if (!link) return;
-  event.preventDefault();
-  player.querySelector("h2").textContent = link.dataset.title;
-  player.querySelector(".files").innerHTML = link.closest("td").querySelector(".files").innerHTML;
-  status.textContent = "";
-  video.src = link.getAttribute("href");
-  player.showModal();
-  video.play().catch(err => { if (err.name !== "AbortError") status.textContent = `cannot play: ${err.message}`; });
-});
-video.addEventListener("error", () => {
-  if (video.getAttribute("src")) status.textContent = "cannot load this video";
-});
-player.addEventListener("close", () => { video.pause(); video.removeAttribute("src"); video.load(); });
-applyFilters();
-"""
-
-PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>{style}</style>
-</head>
-<body>
-<header>
-<h1>{title}</h1>
-<p>Click a still to play its video. Heatmaps: the attention weights (rows: queries, columns: keys; hover a cell
-for its labels) <span class="legend">low <span style="background:linear-gradient(to right,{low},{mid},{high})">
-</span> high</span>. Paths are relative to this page; summary.csv holds the same combinations.</p>
-<form id="filters">
-<fieldset><legend>Prompts</legend>{prompt_boxes}</fieldset>
-<fieldset><legend>Weight settings</legend>{weight_boxes}</fieldset>
-<output id="shown">{n} combinations</output>
-</form>
-</header>
-<main>
-<table id="grid">
-<thead><tr><th>prompt \\ weight setting</th>{head}</tr></thead>
-<tbody>
-{body}
-</tbody>
-</table>
-</main>
-<dialog id="player">
-<form method="dialog"><button>close</button></form>
-<h2></h2>
-<video controls muted playsinline preload="metadata"></video>
-<p class="status"></p>
-<p class="files"></p>
-</dialog>
-<script>{script}</script>
-</body>
-</html>
-"""

@@ -2,8 +2,9 @@
 
 Snakemake's `code` trigger sees a rule's own text, not the library modules it calls. A stage's code
 version is a hash over the syntax trees (so comments and blank lines don't count) of its module and
-every attnpipe module it imports, directly or not. Rules pass it as a param; an edit that changes
-what a stage computes marks that stage's outputs, and so everything below them, stale.
+every attnpipe module it imports, directly or not, and of the data files of the packages among them (the
+HTML templates in attnpipe/templates/, byte for byte). Rules pass it as a param; an edit that changes
+what a stage computes or writes marks that stage's outputs, and so everything below them, stale.
 """
 
 import ast
@@ -23,6 +24,15 @@ def _source(module: str) -> tuple[str, str] | None:
         if path.is_file():
             return str(path), path.read_text(encoding="utf-8")
     return None
+
+
+def _package_data(init: str) -> str:
+    """sha256 of the files beside a package's __init__.py that are not Python (templates are code too)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(init).parent.iterdir()):
+        if path.is_file() and path.suffix != ".py":
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _imports(module: str, tree: ast.Module, is_package: bool) -> set[str]:
@@ -56,7 +66,7 @@ def code_version(module: str) -> str:
             continue
         origin, text = found
         tree = ast.parse(text)
-        seen[name] = ast.dump(tree)
+        seen[name] = ast.dump(tree) + (_package_data(origin) if origin.endswith("__init__.py") else "")
         todo.extend(_imports(name, tree, origin.endswith("__init__.py")))
     digest = hashlib.sha256()
     for name in sorted(seen):

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from .stagefiles import atomic_path, read_stage
+from .templates import render
 
 # The CSVs of one combination, in pipeline order: the prompt's hidden states, then its own stages.
 COMBINATION_CSVS = ["queries", "keys", "values", "scores", "scaled_scores", "attention", "output"]
@@ -120,14 +121,12 @@ def write_summary(frame: pd.DataFrame, csv_path, html_path) -> None:
     """summary.csv (floats round-trip exactly) and the same table as a plain HTML page (for the report)."""
     with atomic_path(csv_path) as tmp:
         frame.map(neutralise).to_csv(tmp, index=False)
-    table = frame.to_html(index=False, na_rep="", border=0, classes="summary")
-    page = (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>attnpipe summary</title>'
-        "<style>body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
-        "th,td{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}"
-        "th{background:#eee;position:sticky;top:0}</style></head>\n"
-        f"<body><h1>attnpipe sweep summary</h1><p>{len(frame)} combinations; paths relative to results/.</p>\n"
-        f"{table}\n</body></html>\n"
-    )
     with atomic_path(html_path) as tmp:
-        Path(tmp).write_text(page, encoding="utf-8")
+        Path(tmp).write_text(summary_html(frame), encoding="utf-8")
+
+
+def summary_html(frame: pd.DataFrame) -> str:
+    """The table as a page (templates/summary.html.j2), each value as summary.csv writes it (NaN empty)."""
+    cells = frame.astype(object).where(frame.notna(), "")
+    return render("summary.html.j2", columns=list(frame.columns),
+                  rows=[[str(value) for value in row] for row in cells.itertuples(index=False)])
