@@ -20,13 +20,14 @@ from manim import (
     Rectangle,
     Scene,
     SurroundingRectangle,
-    Text,
     VGroup,
     Write,
     config,
 )
 from manim.constants import RESAMPLING_ALGORITHMS
 
+from . import glyphs
+from .glyphs import GlyphText
 from .numbers import dot_product, fmt, shown_terms, token_label
 from .story import Story, interesting_cell
 
@@ -59,7 +60,6 @@ class AttentionStory(Scene):
         self.story, self.precision, self.colors = story, precision, SCHEMES[scheme]
         self.pace = pace  # every pause is multiplied by this: a lecture (publish) needs time to read
         self.shown: list[tuple[str, int, int, str]] = []
-        self._texts: dict = {}
         self._matrices: dict = {}
         super().__init__(**kwargs)
 
@@ -68,7 +68,7 @@ class AttentionStory(Scene):
     def construct(self):
         s = self.story
         shown_text = s.text if len(s.text) <= 48 else s.text[:45] + "…"
-        self.title = Text(f"“{shown_text}”  ·  weights: {s.weights}", font_size=26).to_edge(UP, buff=0.25)
+        self.title = self.text(f"“{shown_text}”  ·  weights: {s.weights}", 26).to_edge(UP, buff=0.25)
         if self.title.width > config.frame_width - 0.6:
             self.title.scale_to_fit_width(config.frame_width - 0.6)
         self.title.set_z_index(10)
@@ -221,7 +221,7 @@ class AttentionStory(Scene):
         self.caption("5 · the result: who attends to whom")
         body = self.fit_below(Group(group, legend).arrange(RIGHT, buff=0.5), self._caption,  # room for the note
                               buff=0.25, side_margin=0.8, bottom_margin=0.9)
-        rows = Text("rows: queries · columns: keys", font_size=18).next_to(body, DOWN, buff=0.2)
+        rows = self.text("rows: queries · columns: keys", 18).next_to(body, DOWN, buff=0.2)
         self.reveal(body, rows, wait=2.0)  # the last frame holds the result: no fade-out
 
     # ---- helpers ------------------------------------------------------------------------------
@@ -250,7 +250,7 @@ class AttentionStory(Scene):
     def caption(self, text: str):
         if getattr(self, "_caption", None) is not None:
             self.remove(self._caption)
-        self._caption = Text(text, font_size=20, color="#dddddd").next_to(self.title, DOWN, buff=0.2)
+        self._caption = self.text(text, 20, "#dddddd").next_to(self.title, DOWN, buff=0.2)
         if self._caption.width > config.frame_width - 0.4:
             self._caption.scale_to_fit_width(config.frame_width - 0.4)
         self.add(self._caption.set_z_index(10))
@@ -285,17 +285,15 @@ class AttentionStory(Scene):
         """Note numbers written inside a sentence (a dot product's terms) as shown: (source, i, j, value)."""
         self.shown.extend((source, i, j, fmt(float(v), self.precision)) for source, i, j, v in entries)
 
-    def number(self, value: float, source: str, i: int, j: int, size: float, color=WHITE) -> Text:
+    def number(self, value: float, source: str, i: int, j: int, size: float, color=WHITE) -> GlyphText:
         text = fmt(float(value), self.precision)
         self.shown.append((source, i, j, text))
         return self.text(text, size, color)
 
-    def text(self, text: str, size: float, color=WHITE) -> Text:
-        """Text, made once per (string, size, colour) and copied: setting type costs ~10 ms a time."""
-        key = (text, round(size, 2), str(color))
-        if key not in self._texts:
-            self._texts[key] = Text(text, font_size=size, color=color)
-        return self._texts[key].copy()
+    def text(self, text: str, size: float, color=WHITE) -> GlyphText:
+        """Every string on screen: set by Pango once per (string, size) in any render (the glyph cache),
+        a fresh copy each call without deepcopy; any script, right-to-left included."""
+        return glyphs.text(text, size, color)
 
     def cell_colors(self, values: np.ndarray, kind: str, grey: bool = False) -> np.ndarray | None:
         """RGB per cell: sequential for probabilities, diverging for scores; None for plain numbers
@@ -379,7 +377,7 @@ class AttentionStory(Scene):
             bar = self.scale_bar(values, kind, (source, row_ids, col_offset), height=body.height,
                                  width=max(0.06, min(0.25, body.width / 3)))  # never wider than the data
             group.add(bar.next_to(body, RIGHT, buff=0.15))
-        heading = Text(title, font_size=20, color=self.colors["accent"]).next_to(group, UP, buff=0.15)
+        heading = self.text(title, 20, self.colors["accent"]).next_to(group, UP, buff=0.15)
         out = Group(heading, group)
         out.body, out.rows, out.n, out.m, out.is_grid = body, text_rows, n, m, not big
         return out
@@ -392,7 +390,7 @@ class AttentionStory(Scene):
         return image
 
     def equation(self, *parts):
-        items = [Text(p, font_size=30) if isinstance(p, str) else p for p in parts if not (isinstance(p, str) and not p)]
+        items = [self.text(p, 30) if isinstance(p, str) else p for p in parts if not (isinstance(p, str) and not p)]
         row = Group(*items).arrange(RIGHT, buff=0.3)
         row.scale_to_fit_width(min(row.width, config.frame_width - 0.6))
         if row.height > config.frame_height - 2.6:
@@ -409,7 +407,7 @@ class AttentionStory(Scene):
                 SurroundingRectangle(VGroup(*[row[j] for row in b.body]), color=self.colors["accent"], buff=0.03),
                 SurroundingRectangle(product.body[i][j], color=self.colors["accent"], buff=0.03),
             ]
-        arithmetic = Text(text, font_size=22).to_edge(DOWN, buff=0.4)
+        arithmetic = self.text(text, 22).to_edge(DOWN, buff=0.4)
         if arithmetic.width > config.frame_width - 0.4:
             arithmetic.scale_to_fit_width(config.frame_width - 0.4)
         self.show(*[Create(m) for m in marks], Write(arithmetic), wait=1.2)
