@@ -38,7 +38,7 @@ with tempconfig({"media_dir": media, "verbosity": "WARNING", "pixel_width": 640,
 def frame(how, strings, tmp_path, cache_dir):
     out = tmp_path / "frame.npy"
     proc = subprocess.run([sys.executable, "-c", FRAME, how, json.dumps(strings), str(tmp_path / "media"), str(out)],
-                          capture_output=True, text=True, env={**os.environ, "ATTNPIPE_CACHE_DIR": str(cache_dir)})
+                          check=False, capture_output=True, text=True, env={**os.environ, "ATTNPIPE_CACHE_DIR": str(cache_dir)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     return np.load(out), json.loads(proc.stdout.strip().splitlines()[-1])
 

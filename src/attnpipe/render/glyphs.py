@@ -47,7 +47,7 @@ def fingerprint() -> str:
     import manimpango
 
     fc_list = shutil.which("fc-list")
-    fonts = (subprocess.run([fc_list, "--format", "%{file}|%{fontversion}\n"], capture_output=True,
+    fonts = (subprocess.run([fc_list, "--format", "%{file}|%{fontversion}\n"], check=False, capture_output=True,
                             text=True).stdout if fc_list else "\n".join(manimpango.list_fonts()))
     parts = [FORMAT, manim.__version__, manimpango.__version__, manimpango.pango_version(),
              cairo.cairo_version_string(), sorted(fonts.splitlines())]
