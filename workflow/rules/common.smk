@@ -74,14 +74,13 @@ def run_stage(stage, input, output, params, log):
 NUMERIC_RESOURCES = {"mem_mb": 600, "runtime": 1}
 
 # A render's memory and time grow with what it sets as text: numbers in grids (up to 12 x 12 per matrix;
-# larger matrices are heatmaps), for each head it walks through. Measured per size class with a cold glyph
-# cache (benchmarks/resources.py; the figures are in README.md, Run on a cluster):
-#   small (8 tokens, 2 heads, d 3)        preview: ~MEM_SMALL MB, ~CPU_SMALL CPU s
-#   minilm (10 tokens, 12 heads, d 384)   preview: ~MEM_MINILM MB, ~CPU_MINILM CPU s
-# Declared: a base plus a share per shown head and per grid cell, with headroom; publish draws and encodes
-# 9x the pixels at 3x the frame rate.
+# larger matrices are heatmaps), for each head it walks through. Measured (benchmarks/resources.py, cold
+# glyph cache, 2-core machine at load 9-15, 2026-11-29):
+#   small (8 tokens, 2 heads, d 3)        preview: ~690 MB, 12-35 CPU s (warm-cold cache)
+#   minilm (10 tokens, 12 heads, d 384)   preview: 1062 MB, 182 CPU s (before: 2.1 GB, 255 CPU s)
+# Declared: a base plus a share per shown head x grid cell, with headroom; runtime 3x the CPU seconds.
 RENDER_BASE = {"preview": {"mem_mb": 800, "cpu_s": 30}, "publish": {"mem_mb": 1300, "cpu_s": 80}}
-RENDER_PER_HEAD_CELL = {"mem_mb": 0.6, "cpu_s": 0.04}  # per shown head x grid cell (tokens, up to 12, squared)
+RENDER_PER_HEAD_CELL = {"mem_mb": 0.8, "cpu_s": 0.2}  # per shown head x grid cell (tokens, up to 12, squared)
 
 
 def render_resources(weights, prompt, preset):

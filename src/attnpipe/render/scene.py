@@ -40,6 +40,7 @@ SCHEMES = {
 }
 MAX_TEXT_CELLS = 12  # above this many rows or columns a matrix is a heatmap without numbers
 MAX_LABELS = 24  # above this many tokens, axes carry no token labels
+KEPT_MATRICES = 8  # built matrices kept for reuse (by later steps): memory stays flat as heads grow
 
 
 def _hex_to_rgb(color: str) -> np.ndarray:
@@ -323,12 +324,15 @@ class AttentionStory(Scene):
         """
         key = (title, source, row_offset, col_offset, final)
         if key in self._matrices:
-            out = self._matrices[key]
+            out = self._matrices.pop(key)
+            self._matrices[key] = out  # most recently used last
             return out.scale_to_fit_height(out.natural_height)
         row_ids = list(row_ids) if row_ids is not None else [i + row_offset for i in range(len(values))]
         out = self._build_matrix(title, values, rows, cols, kind, source or title, row_ids, col_offset, final)
         out.natural_height = out.height
         self._matrices[key] = out
+        while len(self._matrices) > KEPT_MATRICES:  # a head's matrices are not reused by the next head
+            self._matrices.pop(next(iter(self._matrices)))
         return out
 
     def _build_matrix(self, title, values, rows, cols, kind, source, row_ids, col_offset, final):
