@@ -67,7 +67,7 @@ def copy_workflow(wd: Path) -> None:
 
 def reference_seconds(notebook: Path, wd: Path) -> float | None:
     """The notebook's AttentionMatMulPureText rendered with `manim -ql`, or None without the notebook."""
-    if not notebook.is_file():
+    if notebook is None or not notebook.is_file():
         return None
     (wd / "notebook_scene.py").write_text(notebook_scene(notebook))
     return timed([sys.executable, "-m", "manim", "-ql", "--disable_caching", "--progress_bar", "none",
@@ -103,7 +103,10 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--preset", default="preview")
     parser.add_argument("--tokens", type=int, nargs="+", default=[3, 8, 16, 32, 64])
-    parser.add_argument("--notebook", type=Path, default=REPO.parent / "shared/seed/attention_notebook.txt")
+    # beside the repository (/work/main), or beside the folder of worktrees (/work/wt/<branch>)
+    notebook = next((p for p in (REPO.parent / "shared/seed/attention_notebook.txt",
+                                 REPO.parent.parent / "shared/seed/attention_notebook.txt") if p.is_file()), None)
+    parser.add_argument("--notebook", type=Path, default=notebook)
     parser.add_argument("--keep", type=Path, help="copy each video and still into this folder")
     args = parser.parse_args()
     if args.sweep:
