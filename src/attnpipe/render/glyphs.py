@@ -1,0 +1,145 @@
+"""Text for the scene, set by Pango once per distinct (string, size) and reused: in this process as a
+template cloned without deepcopy, across processes and jobs as outline point arrays in a cache folder.
+
+Setting type is most of a render's time (Pango writes an SVG, svgelements parses it, Manim builds one
+VMobject per glyph: ~30 ms a string), and `Mobject.copy()` (a deepcopy of every attribute) is most of
+the rest; Manim's own SVG cache keeps the first cost and adds the second. Here a string costs a file read
+and a few array copies once the cache is warm.
+
+Strings are set with Pango markup (MarkupText, the text escaped): the same outlines as `Text` for every
+left-to-right string we measured, and, unlike `Text`, all glyphs of right-to-left and mixed-direction
+strings (`Text("שלום")` has no glyphs at all in Manim 0.22).
+
+Cache folder: $ATTNPIPE_CACHE_DIR, else $XDG_CACHE_HOME/attnpipe, else ~/.cache/attnpipe; glyphs go in
+`glyphs/<fingerprint>/`, the fingerprint covering everything that changes an outline (this format,
+Manim, ManimPango, Pango, Cairo, and the installed fonts with their versions). Each entry is written to a
+temporary file and renamed, so parallel jobs (and nodes on a shared file system) see it whole or not at
+all. A folder that cannot be written only costs speed.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import numpy as np
+from manim import WHITE, MarkupText, VMobject
+
+FORMAT = 1  # bump when what is stored, or how it is built, changes
+
+
+def cache_root() -> Path:
+    if os.environ.get("ATTNPIPE_CACHE_DIR"):
+        return Path(os.environ["ATTNPIPE_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "attnpipe"
+
+
+@lru_cache(maxsize=1)
+def fingerprint() -> str:
+    """Everything besides the string and size that decides an outline, hashed."""
+    import cairo
+    import manim
+    import manimpango
+
+    fc_list = shutil.which("fc-list")
+    fonts = (subprocess.run([fc_list, "--format", "%{file}|%{fontversion}\n"], check=False, capture_output=True,
+                            text=True).stdout if fc_list else "\n".join(manimpango.list_fonts()))
+    parts = [FORMAT, manim.__version__, manimpango.__version__, manimpango.pango_version(),
+             cairo.cairo_version_string(), sorted(fonts.splitlines())]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+class GlyphText(VMobject):
+    """A set string: one filled VMobject per glyph, as Manim's Text (same outlines, same style)."""
+
+    def __init__(self, text: str, font_size: float, glyphs: list[np.ndarray], **kwargs):
+        super().__init__(fill_opacity=1.0, stroke_width=0, **kwargs)
+        self.text, self.font_size = text, font_size  # as set; scaling the mobject later does not change it
+        prototype = VMobject(fill_opacity=1.0, stroke_width=0)
+        self.add(*[_clone(prototype).set_points(points) for points in glyphs])
+
+    def copy(self) -> "GlyphText":
+        return _clone(self)
+
+
+def _clone(mob):
+    """A copy of a glyph (or a GlyphText and its glyphs) by copying its attribute dict: its arrays are
+    copied, its lists fresh. Only for these objects, whose attributes are known: Mobject.copy()
+    deep-copies every attribute, ~30x slower."""
+    new = object.__new__(type(mob))
+    attrs = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in mob.__dict__.items()}
+    attrs["submobjects"] = [_clone(s) for s in mob.submobjects]
+    attrs["updaters"] = []
+    new.__dict__ = attrs
+    return new
+
+
+class GlyphCache:
+    """string, size -> GlyphText: in memory for this process, on disk for every process."""
+
+    def __init__(self, folder: Path | None = None):
+        self.folder = Path(folder) if folder is not None else cache_root() / "glyphs" / fingerprint()
+        self.templates: dict[tuple[str, float], GlyphText] = {}
+        self.built = self.read = 0  # strings set by Pango / read from disk, for tests and benchmarks
+
+    def text(self, text: str, font_size: float, color=WHITE) -> GlyphText:
+        key = (text, round(float(font_size), 2))
+        if key not in self.templates:
+            self.templates[key] = GlyphText(text, key[1], self.outlines(*key))
+        return _clone(self.templates[key]).set_color(color)
+
+    def outlines(self, text: str, font_size: float) -> list[np.ndarray]:
+        digest = hashlib.sha256(json.dumps([text, font_size]).encode()).hexdigest()
+        path = self.folder / digest[:2] / f"{digest}.npz"
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                points, counts = stored["points"], stored["counts"]
+            self.read += 1
+            return np.split(points, np.cumsum(counts)[:-1]) if len(counts) else []
+        except (OSError, KeyError, ValueError):  # absent, or unreadable: set it again
+            pass
+        glyphs = set_type(text, font_size)
+        self.built += 1
+        counts = np.array([len(g) for g in glyphs], dtype=np.int64)
+        points = np.concatenate(glyphs) if glyphs else np.zeros((0, 3))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    np.savez(fh, points=points, counts=counts)
+                os.replace(tmp, path)  # atomic: readers see the whole entry or none
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError:
+            pass  # a read-only or full cache folder: render on, uncached
+        return glyphs
+
+
+def set_type(text: str, font_size: float) -> list[np.ndarray]:
+    """The glyph outlines Pango sets for `text` at `font_size`, centred as Manim's Text centres them."""
+    if not text.strip():
+        return []
+    with tempfile.TemporaryDirectory(prefix="attnpipe-glyphs-") as svgs:  # Manim's SVG files: not kept
+        from manim import tempconfig
+
+        with tempconfig({"media_dir": svgs}):
+            mob = MarkupText(escape(text), font_size=font_size)
+    return [glyph.points.copy() for glyph in mob.submobjects]
+
+
+_DEFAULT: GlyphCache | None = None
+
+
+def text(string: str, font_size: float, color=WHITE) -> GlyphText:
+    """`string` set at `font_size` in `color`, from this process's glyph cache."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = GlyphCache()
+    return _DEFAULT.text(string, font_size, color)

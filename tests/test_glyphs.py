@@ -1,0 +1,133 @@
+"""The glyph cache (attnpipe.render.glyphs): the same pixels as Manim's Text, cold or warm, safe under
+parallel writers, keyed by what changes outlines; and text in any script, right-to-left included."""
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pytest
+from conftest import copy_workflow, read_config, snakemake, write_config
+from test_render import PRESETS, check_video
+
+LTR = ["0.25", "−10", "Q[1,0] = (−2)×2 + 1×4 = 0", "“012”  ·  weights: seed", "rows: queries · columns: keys"]
+
+# Renders one frame of `strings` stacked, set by Text or by the glyph cache in a fresh process (so a warm
+# cache is read from disk, not from this process's memory); prints the frame and the cache's counters.
+FRAME = """
+import json, sys
+import numpy as np
+from manim import DOWN, Scene, Text, VGroup, tempconfig
+from attnpipe.render import glyphs
+how, strings, media, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
+make = (lambda s: Text(s, font_size=20, color="#fde725")) if how == "Text" else (lambda s: glyphs.text(s, 20, "#fde725"))
+with tempconfig({"media_dir": media, "verbosity": "WARNING", "pixel_width": 640, "pixel_height": 360}):
+    class Frame(Scene):
+        def construct(self):
+            self.add(VGroup(*[make(s) for s in strings]).arrange(DOWN))
+    scene = Frame()
+    scene.render()
+    np.save(out, scene.renderer.get_frame())
+    cache = glyphs._DEFAULT
+    print(json.dumps([cache.built, cache.read] if cache else None))
+"""
+
+
+def frame(how, strings, tmp_path, cache_dir):
+    out = tmp_path / "frame.npy"
+    proc = subprocess.run([sys.executable, "-c", FRAME, how, json.dumps(strings), str(tmp_path / "media"), str(out)],
+                          check=False, capture_output=True, text=True, env={**os.environ, "ATTNPIPE_CACHE_DIR": str(cache_dir)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return np.load(out), json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_a_warm_cache_gives_the_same_frames_as_text(tmp_path):
+    cache = tmp_path / "cache"
+    reference, _ = frame("Text", LTR, tmp_path, cache)
+    cold, (built, read) = frame("glyphs", LTR, tmp_path, cache)
+    assert (built, read) == (len(LTR), 0)
+    warm, (built, read) = frame("glyphs", LTR, tmp_path, cache)
+    assert (built, read) == (0, len(LTR))  # every string read back from disk, none set again
+    assert reference.std() > 1  # text was drawn
+    assert np.array_equal(cold, reference) and np.array_equal(warm, reference)
+
+
+def _fill(folder_and_strings):
+    from attnpipe.render.glyphs import GlyphCache
+
+    folder, strings = folder_and_strings
+    cache = GlyphCache(folder)
+    return [[g.points.tolist() for g in cache.text(s, 20).submobjects] for s in strings]
+
+
+def test_parallel_writers_leave_whole_entries(tmp_path):
+    """Four processes set the same strings into one cache folder at once: every entry reads back equal
+    to a fresh setting, and no temporary file is left."""
+    from attnpipe.render.glyphs import GlyphCache
+
+    strings = [f"{i}.{i}5 · ℓ" for i in range(12)]
+    with ProcessPoolExecutor(4) as pool:
+        results = list(pool.map(_fill, [(tmp_path, strings)] * 4))
+    assert all(r == results[0] for r in results)
+    assert sorted(p.suffix for p in tmp_path.rglob("*") if p.is_file()) == [".npz"] * len(strings)
+    again = GlyphCache(tmp_path)
+    assert [[g.points.tolist() for g in again.text(s, 20).submobjects] for s in strings] == results[0]
+    assert (again.built, again.read) == (0, len(strings))
+
+
+def test_a_changed_key_misses(tmp_path, monkeypatch):
+    from attnpipe.render import glyphs
+
+    cache = glyphs.GlyphCache(tmp_path)
+    cache.text("0.5", 20)
+    glyphs.GlyphCache(tmp_path).text("0.5", 20.004)  # the same size to 2 decimals: a hit
+    other = glyphs.GlyphCache(tmp_path)
+    other.text("0.5", 21), other.text("0.50", 20)
+    assert other.built == 2
+    # the folder's fingerprint follows the format (and Manim, Pango, Cairo, the fonts): a new one is empty
+    before = glyphs.fingerprint()
+    glyphs.fingerprint.cache_clear()
+    monkeypatch.setattr(glyphs, "FORMAT", glyphs.FORMAT + 1)
+    assert glyphs.fingerprint() != before
+    glyphs.fingerprint.cache_clear()
+
+
+def glyph_centres(text):
+    from attnpipe.render.glyphs import GlyphCache
+
+    return [g.get_center()[0] for g in GlyphCache(None).text(text, 40).submobjects]
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTNPIPE_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_right_to_left_text_has_every_glyph_in_order(private_cache):
+    from attnpipe.render.glyphs import GlyphCache
+
+    cache = GlyphCache(None)
+    word = "שלום"
+    glyphs = cache.text(word, 40).submobjects
+    assert len(glyphs) == 4  # Manim's Text gives none
+    # read right to left: the glyph furthest right is the first letter, and so on
+    by_x = sorted(glyphs, key=lambda g: -g.get_center()[0])
+    for glyph, letter in zip(by_x, word):
+        alone = cache.text(letter, 40).submobjects[0]
+        assert np.allclose(glyph.points - glyph.get_center(), alone.points - alone.get_center(), atol=1e-6)
+    assert len(cache.text("سلام", 40).submobjects) == 3  # س, the lam-alef ligature لا, م
+    # emoji beside right-to-left text: no character dropped (Text keeps only "abc")
+    assert len(cache.text("😀 שלום abc", 40).submobjects) == 8
+
+
+def test_a_hebrew_prompt_with_an_emoji_title_renders(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    cfg = read_config(workdir)
+    cfg["prompts"] = [{"id": "shalom", "text": "שלום 😀 0", "tokens": ["שלום", "0"]}]
+    cfg["weights"] = {"seed": cfg["weights"]["seed"]}
+    write_config(workdir, cfg)
+    snakemake(workdir, "--cores", "2", "results/seed/shalom/attention.mp4", check=True,
+              env={"ATTNPIPE_CACHE_DIR": str(tmp_path / "cache")})
+    check_video(workdir / "results/seed/shalom", PRESETS["preview"])
