@@ -23,9 +23,9 @@ localrules:
 
 
 rule all:
+    default_target: True
     input:
         get_final_outputs(),
-    default_target: True
 
 
 # `snakemake numeric`: every stage file, no videos.

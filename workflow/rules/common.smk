@@ -62,8 +62,19 @@ wildcard_constraints:
 # A stage's code version covers its module and every attnpipe module it imports.
 CODE = {
     stage: code_version(f"attnpipe.stages.{stage}")
-    for stage in ("embed", "weights", "project", "attend", "render", "summary", "gallery",
-                  "forward", "layer_input", "model_weights", "rotate")
+    for stage in (
+        "embed",
+        "weights",
+        "project",
+        "attend",
+        "render",
+        "summary",
+        "gallery",
+        "forward",
+        "layer_input",
+        "model_weights",
+        "rotate",
+    )
 }
 
 # Each stage writes <stage>.pt (all its tensors) and one CSV per tensor.
@@ -198,11 +209,7 @@ def get_embed_file(weights, prompt):
 def get_numeric_outputs():
     # Every stage file: a job reruns when any file the sweep promises is missing.
     toy_prompts = dict.fromkeys(p for w, p in COMBINATIONS if w not in MODEL_SETTINGS)
-    files = [
-        path
-        for prompt in toy_prompts
-        for path in stage_files(f"results/embeddings/{prompt}", "embed").values()
-    ]
+    files = [path for prompt in toy_prompts for path in stage_files(f"results/embeddings/{prompt}", "embed").values()]
     for weights in WEIGHTS:
         files += stage_files(f"results/{weights}", "weights").values()
     for weights, prompt in COMBINATIONS:
@@ -216,11 +223,7 @@ def get_numeric_outputs():
 
 
 def get_final_outputs():
-    videos = [
-        f"results/{weights}/{prompt}/attention.{ext}"
-        for weights, prompt in RENDERED
-        for ext in ("mp4", "png")
-    ]
+    videos = [f"results/{weights}/{prompt}/attention.{ext}" for weights, prompt in RENDERED for ext in ("mp4", "png")]
     return get_numeric_outputs() + videos + ["results/index.html"]
 
 
@@ -230,7 +233,9 @@ def get_forward_files(model, prompt):
     """results/models/<model>/<prompt>/: forward.pt, attention_inputs.csv (+ rope_cos/sin.csv, rotary)."""
     files = stage_files(f"results/models/{model}/{prompt}", "forward")
     if SWEEP.models[model].rope:
-        files.update({f"{name}_csv": f"results/models/{model}/{prompt}/{name}.csv" for name in ("rope_cos", "rope_sin")})
+        files.update(
+            {f"{name}_csv": f"results/models/{model}/{prompt}/{name}.csv" for name in ("rope_cos", "rope_sin")}
+        )
     return files
 
 

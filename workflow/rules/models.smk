@@ -7,8 +7,6 @@
 
 
 rule forward:
-    wildcard_constraints:
-        model=one_of([m for m in MODELS if not SWEEP.models[m].rope]),
     input:
         get_model_files,
     output:
@@ -18,6 +16,8 @@ rule forward:
         code=CODE["forward"],
     log:
         "logs/forward/{model}/{prompt}.log",
+    wildcard_constraints:
+        model=one_of([m for m in MODELS if not SWEEP.models[m].rope]),
     threads: 1
     resources:
         **MODEL_RESOURCES,
@@ -27,8 +27,6 @@ rule forward:
 
 # The same stage for a rotary model: it also writes the cos and sin its attention layers receive.
 rule forward_rotary:
-    wildcard_constraints:
-        model=one_of([m for m in MODELS if SWEEP.models[m].rope]),
     input:
         get_model_files,
     output:
@@ -40,6 +38,8 @@ rule forward_rotary:
         code=CODE["forward"],
     log:
         "logs/forward/{model}/{prompt}.log",
+    wildcard_constraints:
+        model=one_of([m for m in MODELS if SWEEP.models[m].rope]),
     threads: 1
     resources:
         **MODEL_RESOURCES,
@@ -48,8 +48,6 @@ rule forward_rotary:
 
 
 rule layer_input:
-    wildcard_constraints:
-        weights=one_of(MODEL_SETTINGS),
     input:
         forward=get_model_forward,
     output:
@@ -59,6 +57,8 @@ rule layer_input:
         code=CODE["layer_input"],
     log:
         "logs/layer_input/{weights}/{prompt}.log",
+    wildcard_constraints:
+        weights=one_of(MODEL_SETTINGS),
     threads: 1
     resources:
         **NUMERIC_RESOURCES,
@@ -69,8 +69,6 @@ rule layer_input:
 
 
 rule model_weights:
-    wildcard_constraints:
-        weights=one_of(MODEL_SETTINGS),
     input:
         get_model_weight_files,
     output:
@@ -80,6 +78,8 @@ rule model_weights:
         code=CODE["model_weights"],
     log:
         "logs/weights/{weights}.log",
+    wildcard_constraints:
+        weights=one_of(MODEL_SETTINGS),
     threads: 1
     resources:
         **MODEL_RESOURCES,
@@ -90,8 +90,6 @@ rule model_weights:
 
 
 rule rotate:
-    wildcard_constraints:
-        weights=one_of(ROTARY_SETTINGS),
     input:
         project="results/{weights}/{prompt}/project.pt",
         forward=get_model_forward,
@@ -101,6 +99,8 @@ rule rotate:
         code=CODE["rotate"],
     log:
         "logs/rotate/{weights}/{prompt}.log",
+    wildcard_constraints:
+        weights=one_of(ROTARY_SETTINGS),
     threads: 1
     resources:
         **NUMERIC_RESOURCES,

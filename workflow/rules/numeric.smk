@@ -26,8 +26,6 @@ rule embed:
 
 
 rule weights:
-    wildcard_constraints:
-        weights=one_of(TOY_WEIGHTS),  # a model's layer: rule model_weights
     input:
         get_weight_files,
     output:
@@ -37,6 +35,8 @@ rule weights:
         code=CODE["weights"],
     log:
         "logs/weights/{weights}.log",
+    wildcard_constraints:
+        weights=one_of(TOY_WEIGHTS),  # a model's layer: rule model_weights
     threads: 1
     resources:
         **NUMERIC_RESOURCES,

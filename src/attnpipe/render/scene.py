@@ -23,8 +23,8 @@ from manim import (
 )
 
 from . import glyphs
-from .glyphs import GlyphText
 from .colours import CLIP_PERCENTILES, SCHEMES, ColourScale
+from .glyphs import GlyphText
 from .labels import axis_labels, min_font, ordinal, place_labels
 from .numbers import dot_product, fmt, shown_terms, token_label
 from .result import result_panel
