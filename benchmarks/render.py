@@ -39,7 +39,8 @@ import json
 settings, folder = json.loads(sys.argv[1]), sys.argv[2]
 inputs = {"embed": f"results/embeddings/{settings['prompt']}/embed.pt", "weights": "results/seed/weights.pt",
           "project": f"{folder}/project.pt", "attend": f"{folder}/attend.pt"}
-render.run(settings, inputs, {"video": f"{folder}/attention.mp4", "still": f"{folder}/attention.png"}, f"{folder}/render.log")
+outputs = {"video": f"{folder}/attention.mp4", "still": f"{folder}/attention.png"}
+render.run(settings, inputs, outputs, f"{folder}/render.log")
 """
 
 

@@ -141,9 +141,9 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
             try:
                 fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return
-            except BlockingIOError:
+            except BlockingIOError as busy:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"another test cluster held {LOCK} for {timeout} s")
+                    raise RuntimeError(f"another test cluster held {LOCK} for {timeout} s") from busy
                 time.sleep(1)
 
     def start(self) -> Self:

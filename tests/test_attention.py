@@ -44,7 +44,10 @@ def test_matches_torch_scaled_dot_product_attention(heads, causal):
     T, d = 5, 8
     q, k, v = (torch.randn(T, d, generator=gen, dtype=torch.float64) for _ in range(3))
     result = attend(q, k, v, heads=heads, causal=causal)
-    split = lambda t: t.view(T, heads, d // heads).transpose(0, 1)
+
+    def split(t):
+        return t.view(T, heads, d // heads).transpose(0, 1)
+
     expected = F.scaled_dot_product_attention(split(q), split(k), split(v), is_causal=causal)
     assert torch.allclose(result["output"], expected.transpose(0, 1).reshape(T, d), atol=1e-12)
     assert torch.allclose(result["weights"].sum(-1), torch.ones(heads, T, dtype=torch.float64))

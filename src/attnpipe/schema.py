@@ -134,7 +134,8 @@ def _check_schema(config: dict, schema: dict) -> None:
 
 def _describe(error) -> str:
     got = _short(error.instance)
-    if isinstance(error.instance, int | float) and not isinstance(error.instance, bool) and "string" in str(error.schema):
+    if (isinstance(error.instance, int | float) and not isinstance(error.instance, bool)
+            and "string" in str(error.schema)):
         got += " (a number: quote text like '012' in YAML)"
     if error.validator == "type":
         return f"expected {_a(error.validator_value)}, got {got}"

@@ -18,4 +18,5 @@ def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
         os.dup2(fh.fileno(), 2)
         story = read_story(inputs, settings)
         shown = render(story, settings, outputs["video"], outputs["still"])
-        print(f"rendered {settings['weights']}/{settings['prompt']} at {settings['preset']}: {len(shown)} numbers shown")
+        print(f"rendered {settings['weights']}/{settings['prompt']} at {settings['preset']}: "
+              f"{len(shown)} numbers shown")
