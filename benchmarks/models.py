@@ -19,7 +19,8 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-WORDS = ["the", "cat", "sat", "on", "a", "warm", "mat", "while", "snowmen", "melted", "slowly", "in", "unbelievable", "spring", "sunshine"]
+WORDS = ["the", "cat", "sat", "on", "a", "warm", "mat", "while", "snowmen", "melted", "slowly", "in", "unbelievable",
+         "spring", "sunshine"]
 
 
 def prompts(n: int) -> list[str]:
@@ -46,8 +47,8 @@ def main() -> None:
         wd.mkdir()
         for part in ("Snakefile", "config", "workflow", "profiles"):
             (shutil.copytree if (REPO / part).is_dir() else shutil.copy2)(REPO / part, wd / part)
-        config = {"models": {"minilm": {"path": str(path)}}, "weights": {"minilm": {"model": "minilm", "layers": "all"}},
-                  "prompts": texts}
+        config = {"models": {"minilm": {"path": str(path)}},
+                  "weights": {"minilm": {"model": "minilm", "layers": "all"}}, "prompts": texts}
         (wd / "config/config.yaml").write_text(yaml.safe_dump(config))
         from attnpipe.tokens import derive_id
 

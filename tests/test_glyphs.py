@@ -22,7 +22,9 @@ import numpy as np
 from manim import DOWN, Scene, Text, VGroup, tempconfig
 from attnpipe.render import glyphs
 how, strings, media, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
-make = (lambda s: Text(s, font_size=20, color="#fde725")) if how == "Text" else (lambda s: glyphs.text(s, 20, "#fde725"))
+def make(s):
+    return Text(s, font_size=20, color="#fde725") if how == "Text" else glyphs.text(s, 20, "#fde725")
+
 with tempconfig({"media_dir": media, "verbosity": "WARNING", "pixel_width": 640, "pixel_height": 360}):
     class Frame(Scene):
         def construct(self):
@@ -38,7 +40,8 @@ with tempconfig({"media_dir": media, "verbosity": "WARNING", "pixel_width": 640,
 def frame(how, strings, tmp_path, cache_dir):
     out = tmp_path / "frame.npy"
     proc = subprocess.run([sys.executable, "-c", FRAME, how, json.dumps(strings), str(tmp_path / "media"), str(out)],
-                          check=False, capture_output=True, text=True, env={**os.environ, "ATTNPIPE_CACHE_DIR": str(cache_dir)})
+                          check=False, capture_output=True, text=True,
+                          env={**os.environ, "ATTNPIPE_CACHE_DIR": str(cache_dir)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     return np.load(out), json.loads(proc.stdout.strip().splitlines()[-1])
 

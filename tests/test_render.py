@@ -190,7 +190,8 @@ def legibility_cases(tmp_path_factory):
     one and a 40-token prompt whose hidden states hold one outlier: numeric stages only."""
     workdir = copy_workflow(tmp_path_factory.mktemp("legible") / "wf")
     cfg = read_config(workdir)
-    cfg["prompts"] = ["31415926", {"id": "t64", "text": "3141592653589793238462643383279502884197169399375105820974944592"},
+    t64 = "3141592653589793238462643383279502884197169399375105820974944592"
+    cfg["prompts"] = ["31415926", {"id": "t64", "text": t64},
                       {"id": "outlier", "tokens": [str(i % 10) for i in range(40)], "hidden_states": OUTLIER_X}]
     cfg["weights"] = {"twelve": {**TWELVE_HEADS, "attention": {"heads": 12}},
                       "seed-causal": cfg["weights"]["seed-causal"]}

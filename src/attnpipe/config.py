@@ -225,7 +225,9 @@ def _vocab_width(vocab: dict, fallback: dict | None) -> int | None:
         tok = next(t for t, v in vocab.items() if len(v) != first)
         raise ConfigError(f"vocab.{tok}: expected {first} numbers like the first vector, got {len(vocab[tok])}")
     if fallback and widths and fallback["dim"] not in widths:
-        raise ConfigError(f"unknown_tokens.dim: expected {widths.pop()} (the vocab vector length), got {fallback['dim']}")
+        raise ConfigError(
+            f"unknown_tokens.dim: expected {widths.pop()} (the vocab vector length), got {fallback['dim']}"
+        )
     width = widths.pop() if widths else fallback["dim"] if fallback else None
     if width is not None and width > MAX_WIDTH:
         key = "vocab" if vocab else "unknown_tokens.dim"
@@ -257,7 +259,8 @@ def _hidden_what(spec) -> str:
     return f"file {spec['file']}" if isinstance(spec, dict) else "the inline rows"
 
 
-def _resolve_prompt(i: int, entry, default_tokenizer: str, vocab: dict, fallback, model_only_ok: bool = False) -> Prompt:
+def _resolve_prompt(i: int, entry, default_tokenizer: str, vocab: dict, fallback,
+                    model_only_ok: bool = False) -> Prompt:
     if isinstance(entry, str):
         entry = {"text": entry}
     where = f"prompts[{i}]"

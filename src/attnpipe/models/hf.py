@@ -24,7 +24,8 @@ _LOADED: dict = {}
 def load(path: str):
     """(model, tokenizer) of the folder, reloaded when any file in it changes."""
     folder = Path(path)
-    key = (str(folder.resolve()), tuple((f.name, f.stat().st_mtime_ns) for f in sorted(folder.iterdir()) if f.is_file()))
+    files = tuple((f.name, f.stat().st_mtime_ns) for f in sorted(folder.iterdir()) if f.is_file())
+    key = (str(folder.resolve()), files)
     with _LOCK:  # transformers' lazy imports are not thread-safe either
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging

@@ -102,7 +102,8 @@ def expand_setting(name: str, setting: dict, models: dict[str, Model]) -> list[M
 
 
 def _attention(model: Model, layer: int) -> dict:
-    options = {"scale": model.scales.get(layer, "1/sqrt(d_head)"), "causal": model.causal, "softmax": True, "heads": model.heads}
+    options = {"scale": model.scales.get(layer, "1/sqrt(d_head)"), "causal": model.causal, "softmax": True,
+               "heads": model.heads}
     if model.kv_heads != model.heads:
         options["kv_heads"] = model.kv_heads
     return options

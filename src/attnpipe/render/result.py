@@ -139,7 +139,8 @@ def note(scene, row_axis, col_axis, kind: str, scale, font: float) -> VGroup:
     if kind != "probability":
         parts.append("colour: diverging around 0 (weights without softmax)")
     elif scale.clipped:
-        parts.append(f"colour: 0 → the {ordinal(CLIP_PERCENTILES[1])} percentile of the weights shown (above it: brightest)")
+        parts.append(f"colour: 0 → the {ordinal(CLIP_PERCENTILES[1])} percentile of the weights shown "
+                     "(above it: brightest)")
     else:
         parts.append("colour: 0 → the largest weight shown (top of the bar)")
     lines = VGroup(scene.text(" · ".join(parts), font, "#dddddd"))

@@ -138,7 +138,8 @@ class AttentionStory(Scene):
         terms = shown_terms(s.x.shape[1])
         self.record([("hidden_states", i, k, s.x[i, k]) for k in terms]
                     + [("w_query", k, j, s.w["query"][k, j]) for k in terms]
-                    + [("queries", i, j, s.q[i, j])] + ([("b_query", 0, j, s.b["query"][j])] if s.b["query"][j] else []))
+                    + [("queries", i, j, s.q[i, j])]
+                    + ([("b_query", 0, j, s.b["query"][j])] if s.b["query"][j] else []))
         self.highlight_dot(x, i, w, j, q,
                            dot_product(f"Q[{i},{j}]", s.x[i], s.w["query"][:, j], s.q[i, j], self.precision,
                                        s.b["query"][j]))
@@ -374,8 +375,8 @@ class AttentionStory(Scene):
         def cell(i, j):
             return name, row_ids[i], j + col_offset
 
-        top, bottom = self.scale_ends(values, scale, cell, (name, row_ids, range(col_offset, col_offset + values.shape[1])),
-                                      size)
+        columns = range(col_offset, col_offset + values.shape[1])
+        top, bottom = self.scale_ends(values, scale, cell, (name, row_ids, columns), size)
         masked = None if np.all(np.isfinite(values)) else self.text("−∞", size)
         return colour_bar(scale, self.colors, height, width, top, bottom, masked)
 
