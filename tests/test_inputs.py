@@ -150,7 +150,8 @@ def test_stage_files_round_trip_exactly(tmp_path):
 def test_masked_scores_round_trip_as_minus_infinity(tmp_path):
     t = torch.tensor([[[1.0, float("-inf")], [2.0, 3.0]]], dtype=torch.float64)
     outputs = {"tensors": tmp_path / "s.pt", "s_csv": tmp_path / "s.csv"}
-    write_stage({"s": record(t, ["0:a", "1:b"], ["0:a", "1:b"])}, outputs)
+    future = torch.tensor([[False, True], [False, False]])  # the causal mask: -inf there is by design
+    write_stage({"s": record(t, ["0:a", "1:b"], ["0:a", "1:b"])}, outputs, masked={"s": future})
     assert pd.read_csv(tmp_path / "s.csv", index_col=0).loc["0:a", "1:b"] == -np.inf
 
 

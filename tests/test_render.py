@@ -226,28 +226,31 @@ def check_legible(scene):
     and turning by 90° (turned labels) are both seen."""
     from manim import ImageMobject, Text
 
-    texts, config = on_screen(scene, Text)
+    from attnpipe.render.glyphs import GlyphText
+
+    texts, config = on_screen(scene, GlyphText)  # every string on screen is set through the glyph cache
+    assert texts, "no text found on the final frame"
     images, _ = on_screen(scene, ImageMobject)
     px_per_unit = STILL_SIZE[1] / config.frame_height
     digit_per_point = Text("0123456789", font_size=100).height / 100
     fresh = {}
     for text in texts:
-        key = (text.original_text, text._font_size)
+        key = (text.text, text.font_size)
         if key not in fresh:
             fresh[key] = Text(*key[:1], font_size=key[1])
         ref = fresh[key]
         scale = np.sqrt(text.width * text.height / (ref.width * ref.height))
-        digit_px = text._font_size * scale * digit_per_point * px_per_unit
-        assert digit_px >= 12, (text.original_text, digit_px)
-        if re.fullmatch(r"−?\d+(\.\d+)?", text.original_text):
-            assert text.height * px_per_unit >= 12, (text.original_text, text.height * px_per_unit)
+        digit_px = text.font_size * scale * digit_per_point * px_per_unit
+        assert digit_px >= 12, (text.text, digit_px)
+        if re.fullmatch(r"−?\d+(\.\d+)?", text.text):
+            assert text.height * px_per_unit >= 12, (text.text, text.height * px_per_unit)
     text_boxes = boxes(texts)
     w, h = config.frame_width / 2, config.frame_height / 2
     assert (text_boxes[:, :2] >= [-w, -h]).all() and (text_boxes[:, 2:] <= [w, h]).all()
     clashes = overlapping(text_boxes, text_boxes, same=True)
-    assert not clashes, [(texts[i].original_text, texts[j].original_text) for i, j in clashes[:5]]
+    assert not clashes, [(texts[i].text, texts[j].text) for i, j in clashes[:5]]
     clashes = overlapping(text_boxes, boxes(images), same=False) if images else []
-    assert not clashes, [texts[i].original_text for i, _ in clashes[:5]]
+    assert not clashes, [texts[i].text for i, _ in clashes[:5]]
     return texts
 
 
@@ -258,7 +261,7 @@ def test_the_still_reads_with_twelve_heads_and_64_tokens(legibility_cases):
     for weights, prompt, scene in built_scenes(legibility_cases, final_only=True):
         texts = check_legible(scene)
         check_shown(legibility_cases, weights, prompt, scene)
-        strings = [t.original_text for t in texts]
+        strings = [t.text for t in texts]
         if weights == "twelve":
             assert [s for s in strings if s.startswith("head ")] == [f"head {h}" for h in range(12)]
         if prompt == "t64":  # 64 labels cannot all sit 12 px tall beside 64 rows: thinned, and the image says so

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .limits import FILE_BYTES_PER_VALUE, FILE_SLACK_BYTES, MAX_VALUES
+from .limits import FILE_BYTES_PER_VALUE, FILE_SLACK_BYTES, MAX_MAGNITUDE, MAX_VALUES
 
 FILE_SUFFIXES = (".npy", ".pt", ".safetensors", ".csv")
 # safetensors dtypes numpy cannot hold; read through torch instead
@@ -157,3 +157,12 @@ def _is_number(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def check_values(arr: np.ndarray, what: str) -> None:
+    """Numbers from a config or a file (a matrix, a bias, hidden states): finite and within ±MAX_MAGNITUDE
+    (attnpipe.limits)."""
+    if not np.all(np.isfinite(arr)):
+        raise SpecError(f"{what}: expected finite numbers, found NaN or inf")
+    if arr.size and np.abs(arr).max() > MAX_MAGNITUDE:
+        raise SpecError(f"{what}: expected numbers within ±{MAX_MAGNITUDE:g}, got {np.abs(arr).max():g}")

@@ -4,9 +4,8 @@ import hashlib
 
 import numpy as np
 
-from .arrayfiles import LabelledArray, SpecError, read_labelled_file
+from .arrayfiles import LabelledArray, SpecError, check_values, read_labelled_file
 from .limits import MAX_TOKENS, MAX_VALUES, MAX_WIDTH
-from .matrices import check_values
 
 
 def fallback_vector(token: str, seed: int, dim: int) -> np.ndarray:

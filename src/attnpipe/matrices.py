@@ -12,8 +12,8 @@ A bias (vector) spec is an inline list, {random: {seed: 1, std: 0.1}} (length = 
 
 import numpy as np
 
-from .arrayfiles import SpecError, read_array_file
-from .limits import MAX_MAGNITUDE, MAX_VALUES, MAX_WIDTH
+from .arrayfiles import SpecError, check_values, read_array_file
+from .limits import MAX_VALUES, MAX_WIDTH
 
 __all__ = ["SpecError", "load_matrix", "load_vector", "read_array_file"]
 
@@ -73,11 +73,3 @@ def _check_size(shape: tuple, what: str) -> None:
             f"{what}: expected at most {MAX_WIDTH} rows and columns and {MAX_VALUES:,} numbers, "
             f"got shape {tuple(shape)}"
         )
-
-
-def check_values(arr: np.ndarray, what: str) -> None:
-    """Finite and within ±MAX_MAGNITUDE (attnpipe.limits)."""
-    if not np.all(np.isfinite(arr)):
-        raise SpecError(f"{what}: expected finite numbers, found NaN or inf")
-    if arr.size and np.abs(arr).max() > MAX_MAGNITUDE:
-        raise SpecError(f"{what}: expected numbers within ±{MAX_MAGNITUDE:g}, got {np.abs(arr).max():g}")
