@@ -46,7 +46,7 @@ def write_thumbnail(still, thumbnail) -> tuple[int, int]:
 
 
 def ramp_color(stops: list[str], t: float) -> str:
-    """'#rrggbb' at t in [0, 1] along evenly spaced colour stops (as the scene's _ramp)."""
+    """'#rrggbb' at t in [0, 1] along evenly spaced colour stops (as render.colours.ramp)."""
     rgb = [[int(s[i:i + 2], 16) for i in (1, 3, 5)] for s in stops]
     pos = 0.0 if math.isnan(t) else min(max(t, 0.0), 1.0) * (len(stops) - 1)  # NaN: the first colour
     lo = min(int(pos), len(stops) - 2)
