@@ -25,10 +25,6 @@ def px_to_units(px: float) -> float:
     return px * config.frame_height / STILL_SIZE[1]
 
 
-def units_to_px(units: float) -> float:
-    return units * STILL_SIZE[1] / config.frame_height
-
-
 @cache
 def digit_size() -> tuple[float, float]:
     """(height, width) of a digit per font-size point, in units: measured on Pango's own glyphs."""
