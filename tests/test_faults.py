@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import copy_workflow, read_config, snakemake, write_config
 
-from attnpipe.stagefiles import atomic_path
+from attnpipe.atomicfile import atomic_path
 from attnpipe.summary import neutralise, read_summary, restore
 
 # Each number passes the config, but hidden state x weight x itself again is 1e80^4 = 1e320 > 1.8e308

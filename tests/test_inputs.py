@@ -7,10 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
+from attnpipe import torchfile
+from attnpipe.atomicfile import atomic_path
 from attnpipe.embedding import fallback_vector, lookup
 from attnpipe.limits import MAX_VALUES, MAX_WIDTH
 from attnpipe.matrices import SpecError, load_matrix, load_vector
-from attnpipe.stagefiles import atomic_path, read_stage, record, write_stage
+from attnpipe.stagefiles import read_stage, record, write_stage
 from attnpipe.tokens import derive_id, is_periodic, is_safe_id, row_labels, tokenize
 
 SEED_W = [[2.0, 1, 1], [4, -6, 0], [-2, 7, 2]]
@@ -145,6 +147,37 @@ def test_stage_files_round_trip_exactly(tmp_path):
     assert list(frame.index) == ["0:a", "1:b", "2:a", "3:c"]
     saved = read_stage(tmp_path / "s.pt")["x"]
     assert torch.equal(saved["tensor"], tensor) and saved["column_labels"] == ["d0", "d1", "d2"]
+
+
+def test_the_render_reads_stage_files_as_torch_does_without_torch(built_default, tmp_path, monkeypatch):
+    """attnpipe.torchfile (the render's reader: no torch import) gives what torch.load gives, for every stage
+    file of the default sweep and for views, bools and -inf; and, like weights_only, never runs code."""
+    files = sorted((built_default / "results").rglob("*.pt"))
+    assert len(files) > 20
+    for path in files:
+        expected, got = read_stage(path), torchfile.load(path)
+        assert expected.keys() == got.keys(), path
+        for name, rec in expected.items():
+            assert got[name].keys() == rec.keys()
+            assert {k: v for k, v in got[name].items() if k != "tensor"} == \
+                {k: v for k, v in rec.items() if k != "tensor"}
+            tensor = rec["tensor"].numpy()
+            assert got[name]["tensor"].dtype == tensor.dtype and np.array_equal(got[name]["tensor"], tensor), \
+                (path, name)
+    cube = torch.arange(24, dtype=torch.float64).reshape(2, 3, 4)
+    odd = {"view": cube.transpose(1, 2)[1], "offset": cube[1, 1:], "mask": torch.tensor([True, False]),
+           "float": torch.tensor([float("-inf"), 0.5], dtype=torch.float32), "labels": ["0:a", "1:b"]}
+    torch.save(odd, tmp_path / "odd.pt")
+    got = torchfile.load(tmp_path / "odd.pt")
+    for name, value in odd.items():
+        if isinstance(value, torch.Tensor):
+            assert got[name].dtype == value.numpy().dtype and np.array_equal(got[name], value.numpy()), name
+    assert got["labels"] == ["0:a", "1:b"]
+    monkeypatch.chdir(tmp_path)
+    torch.save(Payload(), tmp_path / "evil.pt")
+    with pytest.raises(torchfile.TorchFileError, match="posix.system is not allowed"):
+        torchfile.load(tmp_path / "evil.pt")
+    assert not (tmp_path / "pwned").exists()
 
 
 def test_masked_scores_round_trip_as_minus_infinity(tmp_path):

@@ -1,18 +1,9 @@
 """Attention over projected Q, K, V, readable on one screen; every intermediate is returned.
 Shapes: T tokens, d_k query/key width, d_v value width, h heads."""
 
-import math
-
 import torch
 
-
-def scale_factor(scale, d_head: int) -> float:
-    """`scale` from the config: "none", "1/sqrt(d_head)" or a number."""
-    if scale == "none":
-        return 1.0
-    if scale == "1/sqrt(d_head)":
-        return 1.0 / math.sqrt(d_head)
-    return float(scale)
+from .scaling import scale_factor
 
 
 def attend(q, k, v, heads: int = 1, scale="1/sqrt(d_head)", causal: bool = False, softmax: bool = True,

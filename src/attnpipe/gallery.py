@@ -14,8 +14,9 @@ import pandas as pd
 import torch
 from PIL import Image
 
+from .atomicfile import atomic_path
 from .render.numbers import fmt, token_label
-from .stagefiles import atomic_path, read_stage
+from .stagefiles import read_stage
 from .summary import read_summary
 from .templates import macro, render
 

@@ -14,55 +14,15 @@ with a NaN or inf it did not mean to compute (an overflow) writes nothing.
 """
 
 import csv
-import os
-import re
-import secrets
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
+from .atomicfile import atomic_path
+
 
 class StageError(Exception):
     """A stage computed numbers it must not save (NaN or inf from an overflow); nothing was written."""
-
-
-def _temporary_name(target: Path) -> str:
-    return f".{target.name}.{secrets.token_hex(4)}.tmp"
-
-
-def _remove_stale_temporaries(target: Path) -> None:
-    """Temporaries left beside `target` by a killed job (kill -9 runs no cleanup). Only the job that
-    writes `target` gets here, and Snakemake lets one job at a time own an output."""
-    stale = re.compile(rf"\.{re.escape(target.name)}\.[0-9a-f]{{8}}\.tmp")
-    for entry in target.parent.iterdir():
-        if stale.fullmatch(entry.name):
-            entry.unlink(missing_ok=True)
-
-
-@contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
-
-    The temporary is created with mode 0666 less the umask, like any file open() creates (mkstemp's
-    0600 would survive the rename and lock out the group and the gallery's web server).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(path)
-    while True:
-        tmp = path.parent / _temporary_name(path)
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            break
-        except FileExistsError:
-            continue
-    try:
-        yield str(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def csv_rows(tensor: torch.Tensor, row_labels, column_labels, block_labels=None):

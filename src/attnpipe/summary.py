@@ -19,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .stagefiles import atomic_path, read_stage
+from .atomicfile import atomic_path
+from .stagefiles import read_stage
 from .templates import render
 
 # The CSVs of one combination, in pipeline order: the prompt's hidden states, then its own stages.

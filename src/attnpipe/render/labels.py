@@ -111,14 +111,16 @@ def axis_labels(make_text, labels: list[str], pitch: float, font_size: float, ro
 def place_labels(axis: AxisLabels, body) -> AxisLabels:
     """Put the labels beside `body` (a grid or heatmap whose cells are a regular lattice): row labels
     right-aligned at its left, column labels bottom-aligned above it."""
+    # the body's edges once: each get_top()/get_left() walks every point of the body
+    left, top = body.get_left()[0], body.get_top()[1]
     if axis.rows:
         pitch = body.height / axis.count
         for i, label in zip(axis.shown, axis.texts):
-            label.next_to(body, LEFT, buff=LABEL_BUFF).set_y(body.get_top()[1] - (i + 0.5) * pitch)
+            label.next_to([left, top, 0], LEFT, buff=LABEL_BUFF).set_y(top - (i + 0.5) * pitch)
     else:
         pitch = body.width / axis.count
         for j, label in zip(axis.shown, axis.texts):
-            label.next_to(body, UP, buff=LABEL_BUFF).set_x(body.get_left()[0] + (j + 0.5) * pitch)
+            label.next_to([left, top, 0], UP, buff=LABEL_BUFF).set_x(left + (j + 0.5) * pitch)
     return axis
 
 

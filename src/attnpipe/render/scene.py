@@ -12,12 +12,15 @@ from manim import (
     RIGHT,
     UP,
     WHITE,
+    AnimationGroup,
     Arrow,
     Create,
     Group,
     Rectangle,
     Scene,
+    Succession,
     VGroup,
+    Wait,
     Write,
     config,
 )
@@ -65,7 +68,6 @@ class AttentionStory(Scene):
         self.title = self.text(f"“{shown_text}”  ·  weights: {s.weights}", 26).to_edge(UP, buff=0.25)
         if self.title.width > config.frame_width - 0.6:
             self.title.scale_to_fit_width(config.frame_width - 0.6)
-        self.title.set_z_index(10)
         self.add(self.title)
 
     def step_embedding(self):
@@ -228,10 +230,12 @@ class AttentionStory(Scene):
         self.wait(seconds * self.pace)
 
     def show(self, *animations, wait: float = 0.0, run_time: float = 0.6):
-        if animations:
-            self.play(*animations, run_time=run_time)
-        if wait:
-            self.pause(wait)
+        """Play `animations` over `run_time`, then hold their last frame `wait` (times the pace) in the same
+        play: each play redraws the whole screen once (Manim's static frame), a separate wait() again."""
+        if not animations:
+            return self.pause(wait) if wait else None
+        played = AnimationGroup(*animations, run_time=run_time)
+        self.play(Succession(played, Wait(wait * self.pace)) if wait else played)
 
     def caption(self, text: str):
         if getattr(self, "_caption", None) is not None:
@@ -239,24 +243,27 @@ class AttentionStory(Scene):
         self._caption = self.text(text, 20, "#dddddd").next_to(self.title, DOWN, buff=0.2)
         if self._caption.width > config.frame_width - 0.4:
             self._caption.scale_to_fit_width(config.frame_width - 0.4)
-        self.add(self._caption.set_z_index(10))
+        self.add(self._caption)
 
     # Fades go through a black curtain over the stage: FadeIn/FadeOut would deep-copy every mobject
     # they touch (most of the render time for a few hundred numbers); the curtain is one rectangle.
     def curtain(self, opacity: float) -> Rectangle:
         top = self.title.get_bottom()[1] - 0.5
+        if getattr(self, "_caption", None) is not None:
+            top = min(top, self._caption.get_bottom()[1] - 0.02)
         height = top + config.frame_height / 2
         cover = Rectangle(width=config.frame_width, height=height, stroke_width=0)
-        cover.set_fill("#000000", opacity=opacity).move_to([0, top - height / 2, 0]).set_z_index(5)
+        # Below the caption, so the caption stays lit without a z-index: the curtain, added last, is then the
+        # only mobject Manim draws frame by frame while it fades (it redraws all that comes after the first
+        # moving mobject in drawing order, and a z-index would sort title and caption after it).
+        cover.set_fill("#000000", opacity=opacity).move_to([0, top - height / 2, 0])
         return cover
 
     def reveal(self, *mobjects, wait: float = 0.0, run_time: float = 0.4):
         cover = self.curtain(1.0)
         self.add(*mobjects, cover)
-        self.play(cover.animate.set_fill(opacity=0.0), run_time=run_time)
+        self.show(cover.animate.set_fill(opacity=0.0).build(), wait=wait, run_time=run_time)
         self.remove(cover)
-        if wait:
-            self.pause(wait)
 
     def clear_stage(self, run_time: float = 0.3):
         keep = {self.title, getattr(self, "_caption", None)}
@@ -264,7 +271,7 @@ class AttentionStory(Scene):
         if leaving:
             cover = self.curtain(0.0)
             self.add(cover)
-            self.play(cover.animate.set_fill(opacity=1.0), run_time=run_time)
+            self.show(cover.animate.set_fill(opacity=1.0).build(), run_time=run_time)
             self.remove(*leaving, cover)
 
     def record(self, entries):

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..attention import scale_factor
-from ..stagefiles import read_stage
+from ..scaling import scale_factor
+from ..torchfile import load as read_stage  # the stage files, without importing torch
 from .numbers import fmt
 
 
@@ -75,7 +75,7 @@ def read_story(paths: dict, settings: dict) -> Story:
     att = read_stage(paths["attend"])
 
     def arr(rec):
-        return rec["tensor"].numpy()
+        return rec["tensor"]
 
     roles = ("query", "key", "value")
     return Story(

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..stagefiles import atomic_path
+from ..atomicfile import atomic_path
 
 # name -> Manim settings. preview: the sweep default, fast; publish: lecture quality, with pauses
 # half as long again (`pace`), time to read the numbers aloud.
@@ -30,7 +30,9 @@ def render(story, settings: dict, mp4_path, png_path) -> dict:
             "media_dir": media, "pixel_width": preset["pixel_width"], "pixel_height": preset["pixel_height"],
             "frame_rate": preset["frame_rate"], "disable_caching": True, "progress_bar": "none",
             "verbosity": "WARNING", "write_to_movie": True, "output_file": "attention",
-            "video_encoder_options": {"preset": preset["encoder_preset"]},
+            # no B-frames: Manim joins one file per play by copying packets, and a file ending on B-frames
+            # shifts the next file's timestamps (frames 0.7 ms off at 30 fps); ultrafast has none anyway
+            "video_encoder_options": {"preset": preset["encoder_preset"], "bf": "0"},
         }
         with tempconfig(options):
             scene = AttentionStory(story, precision=settings["precision"], scheme=settings["scheme"],
