@@ -56,13 +56,15 @@ def fingerprint() -> str:
 
 
 class GlyphText(VMobject):
-    """A set string: one filled VMobject per glyph, as Manim's Text (same outlines, same style)."""
+    """A set string: its glyphs' outlines (Manim's Text's, same style) as the subpaths of one filled
+    VMobject. One path, not one VMobject per glyph as Text has: Manim's drawing and copying cost is per
+    VMobject, and halves (a string is one colour, so its glyphs need not be apart)."""
 
     def __init__(self, text: str, font_size: float, glyphs: list[np.ndarray], **kwargs):
         super().__init__(fill_opacity=1.0, stroke_width=0, **kwargs)
         self.text, self.font_size = text, font_size  # as set; scaling the mobject later does not change it
-        prototype = VMobject(fill_opacity=1.0, stroke_width=0)
-        self.add(*[clone(prototype).set_points(points) for points in glyphs])
+        if glyphs:
+            self.set_points(np.concatenate(glyphs))
 
     def copy(self) -> "GlyphText":
         return clone(self)
@@ -88,7 +90,9 @@ class GlyphCache:
     def __init__(self, folder: Path | None = None):
         self.folder = Path(folder) if folder is not None else cache_root() / "glyphs" / fingerprint()
         self.templates: dict[tuple[str, float], GlyphText] = {}
-        self.built = self.read = 0  # strings set by Pango / read from disk, for tests and benchmarks
+        self.numerals: dict[float, Numerals | None] = {}  # size -> its numerals' layout (None: not exact)
+        # strings set by Pango / read from disk / laid out from numerals, for tests and benchmarks
+        self.built = self.read = self.composed = 0
 
     def text(self, text: str, font_size: float, color=WHITE) -> GlyphText:
         key = (text, round(float(font_size), 2))
@@ -97,6 +101,24 @@ class GlyphCache:
         return clone(self.templates[key]).set_color(color)
 
     def outlines(self, text: str, font_size: float) -> list[np.ndarray]:
+        """The glyph outlines of `text` at `font_size`: a number laid out from its numerals' outlines where
+        that is exact at this size; else from the disk cache, else set by Pango (and stored)."""
+        if text and set(text) <= NUMERAL_SET and (numerals := self.numerals_at(font_size)) is not None:
+            self.composed += 1
+            return numerals.compose(text)
+        return self.stored(text, font_size)
+
+    def numerals_at(self, font_size: float) -> "Numerals | None":
+        """This size's numerals, from the probe (every pair side by side) as Pango sets it; used only if strings
+        laid out from it match the same strings set whole (else, say for a font that kerns digits
+        contextually, every number is set whole)."""
+        if font_size not in self.numerals:
+            numerals = Numerals(self.stored(Numerals.PROBE, font_size))
+            exact = all(_same(numerals.compose(check), self.stored(check, font_size)) for check in Numerals.CHECKS)
+            self.numerals[font_size] = numerals if exact else None
+        return self.numerals[font_size]
+
+    def stored(self, text: str, font_size: float) -> list[np.ndarray]:
         digest = hashlib.sha256(json.dumps([text, font_size]).encode()).hexdigest()
         path = self.folder / digest[:2] / f"{digest}.npz"
         try:
@@ -125,6 +147,66 @@ class GlyphCache:
         return glyphs
 
 
+NUMERALS = "0123456789.−"  # every character render.numbers.fmt writes for a finite number
+NUMERAL_SET = frozenset(NUMERALS)
+
+
+def _pairs_sequence(alphabet: str) -> str:
+    """A string in which every ordered pair of `alphabet`'s characters stands side by side (a de Bruijn
+    sequence of order 2, closed): len(alphabet)² + 1 characters."""
+    k, order, a, seq = len(alphabet), 2, [0] * len(alphabet) * 2, []
+
+    def extend(t, p):
+        if t > order:
+            if order % p == 0:
+                seq.extend(a[1:p + 1])
+            return
+        a[t] = a[t - p]
+        extend(t + 1, p)
+        for j in range(a[t - p] + 1, k):
+            a[t] = j
+            extend(t + 1, t)
+
+    extend(1, 1)
+    return "".join(alphabet[i] for i in seq + seq[:1])
+
+
+class Numerals:
+    """Numbers laid out from one setting of PROBE, a string holding every pair of numerals side by side:
+    each numeral's outline, and for each pair how far the second glyph's outline starts from the first's
+    (the first's advance, with any kerning of the pair). A render shows thousands of distinct numbers and
+    each costs ~25 ms to set; laid out, a few microseconds. Pango places glyphs exactly so (a string laid
+    out matches it set whole to ~1e-7 units, the SVG's own rounding); GlyphCache checks this per size."""
+
+    PROBE = _pairs_sequence(NUMERALS)
+    CHECKS = ("−1234567890.5", "9.876543210−")  # set whole, once per size, against their layout
+
+    def __init__(self, probe: list[np.ndarray]):
+        if len(probe) != len(self.PROBE):  # a numeral without its own glyph: never lay out
+            self.shapes, self.steps = {}, {}
+            return
+        firsts = [glyph[0] for glyph in probe]
+        self.shapes = {c: glyph - glyph[0] for c, glyph in zip(self.PROBE, probe)}
+        self.steps = {(a, b): firsts[i + 1] - firsts[i] for i, (a, b) in enumerate(zip(self.PROBE, self.PROBE[1:]))}
+
+    def compose(self, text: str) -> list[np.ndarray]:
+        if not self.shapes:
+            return []
+        start, glyphs = np.zeros(3), []
+        for i, c in enumerate(text):
+            if i:
+                start = start + self.steps[text[i - 1], c]
+            glyphs.append(self.shapes[c] + start)
+        points = np.concatenate(glyphs)
+        centre = (points.min(axis=0) + points.max(axis=0)) / 2  # as Text centres a string: its box's centre
+        return [glyph - centre for glyph in glyphs]
+
+
+def _same(a: list[np.ndarray], b: list[np.ndarray], tolerance: float = 1e-5) -> bool:
+    """The same glyphs within `tolerance` scene units (1e-5: a thousandth of a pixel at 1920 wide)."""
+    return len(a) == len(b) and all(x.shape == y.shape and np.abs(x - y).max() <= tolerance for x, y in zip(a, b))
+
+
 def set_type(text: str, font_size: float) -> list[np.ndarray]:
     """The glyph outlines Pango sets for `text` at `font_size`, centred as Manim's Text centres them."""
     if not text.strip():
@@ -140,14 +222,22 @@ def set_type(text: str, font_size: float) -> list[np.ndarray]:
         mob = MarkupText(escape(text), font_size=font_size, use_svg_cache=False)
     finally:
         config.text_dir = before
+        for entry in os.scandir(_svg_folder()):  # read once: a forked worker exits without cleaning up
+            os.unlink(entry.path)
     return [glyph.points.copy() for glyph in mob.submobjects]
 
 
-@lru_cache(maxsize=1)
+_SVG_FOLDERS: dict[int, str] = {}
+
+
 def _svg_folder() -> str:
-    folder = tempfile.TemporaryDirectory(prefix="attnpipe-glyphs-")
-    atexit.register(folder.cleanup)
-    return folder.name
+    """A folder of this process's own (by pid: a forked worker must not share its parent's, where files
+    of the same name would be written at once)."""
+    pid = os.getpid()
+    if pid not in _SVG_FOLDERS:
+        _SVG_FOLDERS[pid] = tempfile.mkdtemp(prefix="attnpipe-glyphs-")
+        atexit.register(shutil.rmtree, _SVG_FOLDERS[pid], True)
+    return _SVG_FOLDERS[pid]
 
 
 _DEFAULT: GlyphCache | None = None
