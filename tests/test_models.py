@@ -1,9 +1,11 @@
 """Real models named in the config: tiny randomly initialised GPT-2, Llama (grouped-query attention: 4 query
 heads, 2 K/V heads) and Qwen2 (q/k/v biases) built with transformers and a byte-level BPE tokenizer trained
 here, offline. One real Snakemake run over all three; every head of two layers of each must equal the model's
-own attention weights and per-head context. Then what reruns when (dry runs) and bad input.
+own attention weights and per-head context. A Llama setting's video (rotation step, grouped-query heads), then
+what reruns when (dry runs) and bad input.
 Needs the `hf` extra (`./run.sh test` installs it)."""
 
+import re
 import shutil
 
 import numpy as np
@@ -11,6 +13,9 @@ import pandas as pd
 import pytest
 import torch
 from conftest import copy_workflow, job, planned_jobs, snakemake, snapshot, write_config
+from test_render import PRESETS, built_scenes, check_shown, check_video
+
+from attnpipe.render.numbers import fmt
 
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
@@ -133,11 +138,10 @@ def test_every_head_of_two_layers_equals_the_model(built, name):
         assert (pd.read_csv(built / "results/llama-layer0/b_key.csv", index_col=0).to_numpy() == 0).all()
 
 
-def test_summary_lists_every_combination_and_the_gallery_only_rendered_ones(built):
+def test_summary_lists_every_combination_with_its_video(built):
     summary = pd.read_csv(built / "results/summary.csv", dtype=str, keep_default_na=False)
     assert len(summary) == 6 * len(PROMPTS)
-    rotary = summary[summary["weights"].str.startswith(("llama", "qwen2"))]
-    assert (rotary["video"] == "").all() and (summary.loc[summary["weights"] == "gpt2-layer0", "video"] != "").all()
+    assert list(summary["video"]) == [f"{w}/{p}/attention.mp4" for w, p in zip(summary["weights"], summary["prompt"])]
     assert set(summary["d_model"]) == {"32"}
 
 
@@ -146,6 +150,51 @@ def built_models(built, tmp_path):
     dest = tmp_path / "wf"
     shutil.copytree(built, dest, symlinks=True)  # mtimes and .snakemake metadata kept
     return dest
+
+
+def test_a_rotary_grouped_query_setting_renders_from_its_csvs(built_models):
+    """The real render job on a Llama layer (4 query heads, 2 K/V heads), head 3 only: a video and still at
+    the preview preset; Q and K rotated by position with one pair written out in the stage's numbers; the
+    scores from the rotated Q and K of the K/V head it reads (1), said on screen; every number on screen
+    equal to the CSVs (the model's cos and sin included)."""
+    settings = {**SETTINGS, "llama": {**SETTINGS["llama"], "render": {"heads": [3]}}}
+    write_config(built_models, {"models": {n: {"path": f"hf/{n}"} for n in MODELS}, "weights": settings,
+                                "prompts": PROMPTS})
+    weights, prompt = "llama-layer0", "the-cat-sat-on-the-mat"
+    folder = built_models / "results" / weights / prompt
+    snakemake(built_models, f"results/{weights}/{prompt}/attention.mp4", "--cores", "2", check=True)
+    check_video(folder, PRESETS["preview"])
+
+    [(_, _, scene)] = built_scenes(built_models, only=[(weights, prompt)])
+    forward = built_models / "results/models/llama" / prompt
+    check_shown(built_models, weights, prompt, scene, forward=forward)
+    sources = {source for source, *_ in scene.shown}
+    assert {"rope_cos", "rope_sin", "queries_rotated", "keys_rotated", "keys_rotated.T", "scores[3]"} <= sources
+    assert not any(source.endswith(("[0]", "[1]", "[2]")) for source in sources)  # head 3 only
+    d_head = 8
+    # the scores' Q is head 3's block of the rotated queries, its Kᵀ K/V head 1's block of the rotated keys
+    assert {j for source, i, j, _ in scene.shown if source == "queries_rotated"} <= set(range(3 * d_head, 4 * d_head))
+    assert {i for source, i, j, _ in scene.shown if source == "keys_rotated.T"} == set(range(d_head, 2 * d_head))
+    assert any("rotate by position (RoPE)" in text for text in scene.written)
+    assert any("head 3 reads K/V head 1" in text for text in scene.written)
+
+    # the pair written out: its inputs and result are the stage's, and they are one rotation
+    pair = [re.fullmatch(r"Q_rot\[(\d+),(\d+)\] = Q\[\d+,(\d+)\]·cos ([−+]) Q\[\d+,(\d+)\]·sin = "
+                         r"(\S+)×(\S+) [−+] (\S+)×(\S+) = (\S+)", text) for text in scene.written]
+    pair = [m.groups() for m in pair if m]
+    assert len(pair) == 2
+    q, q_rot = (pd.read_csv(folder / f"{name}.csv", index_col=0).to_numpy() for name in ("queries", "queries_rotated"))
+    cos, sin = (pd.read_csv(forward / f"{name}.csv", index_col=0).to_numpy() for name in ("rope_cos", "rope_sin"))
+    (i, k, *_), (_, k_half, *_) = pair
+    i, k, k_half = int(i), int(k), int(k_half)
+    assert k_half == k + d_head // 2 and i > 0  # a position that turns
+    off = 3 * d_head
+    for (_, c, first, sign, second, *numbers), partner in zip(pair, (k_half, k)):
+        c, sign = int(c), -1 if sign == "−" else 1
+        assert (int(first), int(second)) == (c, partner)
+        expected = q[i, off + c], cos[i, c], q[i, off + partner], sin[i, c], q_rot[i, off + c]
+        assert [n.strip("()") for n in numbers] == [fmt(v) for v in expected]
+        assert abs(q[i, off + c] * cos[i, c] + sign * q[i, off + partner] * sin[i, c] - q_rot[i, off + c]) < 1e-9
 
 
 # planned_jobs lists jobs with wildcards: summary (one job over the sweep) is left out

@@ -2,6 +2,7 @@
 are not blank and read (text sizes, labels that never overlap), no LaTeX, and every number on screen
 equal to the stage CSVs under the documented display rule."""
 
+import contextlib
 import os
 import re
 import stat
@@ -16,7 +17,7 @@ from test_workflow import combinations
 
 from attnpipe.render.labels import STILL_SIZE
 from attnpipe.render.numbers import dot_product, fmt, token_label
-from attnpipe.render.story import interesting_cell
+from attnpipe.render.story import interesting_cell, rotated_pair
 from attnpipe.render.video import PRESETS
 
 
@@ -70,18 +71,21 @@ def check_video(folder, preset) -> float:
     return seconds
 
 
-def stage_block(folder, embed, source, rows, cols):
-    """The stage values at rows x cols of what a scene entry names, read from the CSVs."""
+def stage_block(folder, embed, source, rows, cols, forward=None):
+    """The stage values at rows x cols of what a scene entry names, read from the CSVs (`forward`: a rotary
+    model's forward folder, which holds its cos and sin)."""
     def csv(path):
         return pd.read_csv(path, index_col=0).to_numpy()
     name, _, head = source.partition("[")
     rows, cols = np.atleast_1d(rows), np.atleast_1d(cols)
+    if name.endswith(".T"):  # Kᵀ: the CSV's rows are the matrix's columns
+        return stage_block(folder, embed, name[:-2], cols, rows, forward).T
     if name == "hidden_states":
         values = csv(embed / "hidden_states.csv")
     elif name.startswith(("w_", "b_")):
         values = csv(folder.parent / f"{name}.csv")
-    elif name == "keys.T":
-        return csv(folder / "keys.csv")[np.ix_(cols, rows)].T
+    elif name.startswith("rope_"):
+        values = csv(forward / f"{name}.csv")
     else:
         values = csv(folder / f"{name}.csv")
     if head:  # (heads, T, T) stacked by head in the CSV
@@ -89,18 +93,19 @@ def stage_block(folder, embed, source, rows, cols):
     return values[np.ix_(rows, cols)]
 
 
-def displayed_value(folder, embed, source, i, j):
+def displayed_value(folder, embed, source, i, j, forward=None):
     """The value a scene entry claims to show: a stage value (source, i, j), or a statistic of a block of one,
     "p99(hidden_states)" with row and column ids, recomputed here from the CSV."""
     if m := re.fullmatch(r"p(\d+)\((.+)\)", source):
-        return np.percentile(stage_block(folder, embed, m.group(2), list(i), list(j)), int(m.group(1)))
-    return stage_block(folder, embed, source, i, j)[0, 0]
+        return np.percentile(stage_block(folder, embed, m.group(2), list(i), list(j), forward), int(m.group(1)))
+    return stage_block(folder, embed, source, i, j, forward)[0, 0]
 
 
 def built_scenes(workdir, final_only=False, only=None):
     """(weights, prompt, scene) for every combination: the render stage's own Story and settings,
     with construct() run (every mobject built) but nothing drawn. `final_only`: the title and the final
-    frame (what the still shows) without the steps before it; `only`: these (weights, prompt) pairs."""
+    frame (what the still shows) without the steps before it; `only`: these (weights, prompt) pairs.
+    `scene.written` lists every string set on screen, in order."""
     from manim import tempconfig
 
     from attnpipe.config import load_schema, load_sweep
@@ -108,6 +113,14 @@ def built_scenes(workdir, final_only=False, only=None):
     from attnpipe.render.story import read_story
 
     class BuiltNotRendered(AttentionStory):
+        def __init__(self, *args, **kwargs):
+            self.written = []
+            super().__init__(*args, **kwargs)
+
+        def text(self, text, *args, **kwargs):
+            self.written.append(text)
+            return super().text(text, *args, **kwargs)
+
         def play(self, *animations, **kwargs):
             pass
 
@@ -120,22 +133,31 @@ def built_scenes(workdir, final_only=False, only=None):
             self.add_title()
             self.step_final()
 
-    sweep = load_sweep(read_config(workdir), load_schema(workdir / "workflow/schemas/config.schema.yaml"))
+    with contextlib.chdir(workdir):  # where Snakemake reads the config: a model's relative path holds there
+        sweep = load_sweep(read_config(workdir), load_schema(workdir / "workflow/schemas/config.schema.yaml"))
     results = workdir / "results"
     with tempconfig({"disable_caching": True, "verbosity": "WARNING", "media_dir": str(workdir / "media")}):
         for weights, prompt in only or combinations(workdir):
             folder = results / weights / prompt
-            paths = {"embed": results / "embeddings" / prompt / "embed.pt", "weights": results / weights / "weights.pt",
+            embed = folder if (folder / "embed.pt").exists() else results / "embeddings" / prompt  # a model layer's X
+            paths = {"embed": embed / "embed.pt", "weights": results / weights / "weights.pt",
                      "project": folder / "project.pt", "attend": folder / "attend.pt"}
+            if (folder / "rotate.pt").exists():  # a rotary model's: the rotation and the model's cos and sin
+                model = sweep.weights[weights].model.name
+                paths.update(rotate=folder / "rotate.pt", forward=results / "models" / model / prompt / "forward.pt")
             scene = BuiltNotRendered(read_story(paths, sweep.render_settings(weights, prompt)))
             scene.construct()
             yield weights, prompt, scene
 
 
-def check_shown(workdir, weights, prompt, scene):
+def check_shown(workdir, weights, prompt, scene, forward=None):
+    """Every number the scene showed equals its stage CSV under the display rule (`forward`: a rotary model's
+    forward folder, for its cos and sin)."""
     results = workdir / "results"
+    folder = results / weights / prompt
+    embed = folder if (folder / "hidden_states.csv").exists() else results / "embeddings" / prompt
     for source, i, j, text in scene.shown:
-        value = displayed_value(results / weights / prompt, results / "embeddings" / prompt, source, i, j)
+        value = displayed_value(folder, embed, source, i, j, forward)
         assert text == fmt(value), (weights, prompt, source, i, j)
 
 
@@ -310,6 +332,15 @@ def test_the_written_out_cell_teaches():
     a[0, 1] = -0.999  # sums to 0.001: "0" at 2 decimals
     assert interesting_cell(a, b, a @ b, precision=2) == (1, 0)
     assert interesting_cell(a, b, a @ b, precision=3) == (0, 0)
+
+
+def test_the_rotated_pair_written_out_turns():
+    """A rotary model's pair written out: the largest |sin| (position 0 never turns), inputs not shown as 0."""
+    sin = np.array([[0.0, 0.0, 0.0, 0.0], [0.84, 0.1, 0.84, 0.1], [0.91, 0.2, 0.91, 0.2]])
+    q = np.ones((3, 4))
+    assert rotated_pair(q, sin) == (2, 0)
+    q[2, 2] = 0.001  # the partner of dimension 0 (rotate_half: dimension 2) shows as 0 at position 2
+    assert rotated_pair(q, sin) == (1, 0)
 
 
 def test_chosen_heads_rerender_only_that_setting(built_copy):

@@ -151,7 +151,6 @@ def write_gallery(summary_csv, page, settings: dict) -> list[Path]:
     """Thumbnails beside each still and `page` (in the summary's folder); returns the thumbnails written."""
     root = Path(summary_csv).parent
     summary = read_summary(summary_csv)
-    summary = summary[summary["still"] != ""]  # combinations without a video (rotary models, for now)
     thumb_sizes, written = {}, []
     for still in summary["still"]:
         thumbnail = root / thumbnail_path(still)

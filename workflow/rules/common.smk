@@ -44,8 +44,6 @@ MODEL_SETTINGS = {name: s for name, s in SWEEP.weights.items() if isinstance(s, 
 TOY_WEIGHTS = [name for name in WEIGHTS if name not in MODEL_SETTINGS]
 ROTARY_SETTINGS = [name for name, s in MODEL_SETTINGS.items() if s.model.rope]
 COMBINATIONS = SWEEP.combinations()
-# Not rendered yet: the video has no rotary step, and Q·Kᵀ of unrotated Q and K is not what the model computes.
-RENDERED = [(w, p) for w, p in COMBINATIONS if w not in ROTARY_SETTINGS]
 
 
 def one_of(names):
@@ -134,9 +132,10 @@ RENDER_PER_HEAD_CELL = {"mem_mb": 0.8, "cpu_s": 0.2}  # per shown head x grid ce
 
 def render_resources(weights, prompt, preset):
     """mem_mb and runtime (minutes) of one render job, from the combination's size: tokens, shown heads
-    and width (a wide X or Q is a heatmap: its cost does not grow with the width)."""
+    and width (a wide X or Q is a heatmap: its cost does not grow with the width). A rotary model's
+    rotation step (Q, K, cos, sin and their rotations: six T x head_dim matrices) counts as one more head."""
     tokens = len(SWEEP.prompts[prompt].tokens)
-    heads = len(SWEEP.weights[weights].show_heads)
+    heads = len(SWEEP.weights[weights].show_heads) + (weights in ROTARY_SETTINGS)
     cells = heads * min(tokens, 12) ** 2
     base = RENDER_BASE[preset]
     mem_mb = base["mem_mb"] + RENDER_PER_HEAD_CELL["mem_mb"] * cells
@@ -181,7 +180,6 @@ def get_summary_settings():
     return {
         "prompts": {pid: prompt.text for pid, prompt in SWEEP.prompts.items()},
         "weights": {name: SWEEP.attend_settings(name) for name in WEIGHTS},
-        **({"not_rendered": ROTARY_SETTINGS} if ROTARY_SETTINGS else {}),
     }
 
 
@@ -190,13 +188,9 @@ def get_gallery_settings():
     return {key: SWEEP.render[key] for key in ("precision", "scheme")}
 
 
-def get_combination_files(name, combinations=None):
+def get_combination_files(name):
     """results/<weights>/<prompt>/<name> for every combination, weight settings outermost."""
-    return [f"results/{weights}/{prompt}/{name}" for weights, prompt in combinations or COMBINATIONS]
-
-
-def get_rendered_files(name):
-    return get_combination_files(name, RENDERED)
+    return [f"results/{weights}/{prompt}/{name}" for weights, prompt in COMBINATIONS]
 
 
 def get_embed_file(weights, prompt):
@@ -223,7 +217,7 @@ def get_numeric_outputs():
 
 
 def get_final_outputs():
-    videos = [f"results/{weights}/{prompt}/attention.{ext}" for weights, prompt in RENDERED for ext in ("mp4", "png")]
+    videos = get_combination_files("attention.mp4") + get_combination_files("attention.png")
     return get_numeric_outputs() + videos + ["results/index.html"]
 
 
@@ -268,6 +262,16 @@ def get_model_weight_files(wildcards):
 
 def get_project_embed(wildcards):
     return get_embed_file(wildcards.weights, wildcards.prompt)
+
+
+def get_render_rotary_inputs(wildcards):
+    """A rotary setting's video also shows the rotation: its rotated Q/K and the model's cos and sin."""
+    if wildcards.weights not in ROTARY_SETTINGS:
+        return {}
+    return {
+        "rotate": f"results/{wildcards.weights}/{wildcards.prompt}/rotate.pt",
+        "forward": get_model_forward(wildcards),
+    }
 
 
 def get_attend_inputs(wildcards):

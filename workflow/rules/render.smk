@@ -5,6 +5,7 @@
 
 rule render:
     input:
+        unpack(get_render_rotary_inputs),  # rotary models: rotate.pt and the model's forward.pt
         embed=get_project_embed,
         weights="results/{weights}/weights.pt",
         project="results/{weights}/{prompt}/project.pt",

@@ -43,11 +43,11 @@ rule gallery:
     input:
         summary="results/summary.csv",
         attend=get_combination_files("attend.pt"),
-        stills=get_rendered_files("attention.png"),
-        videos=get_rendered_files("attention.mp4"),
+        stills=get_combination_files("attention.png"),
+        videos=get_combination_files("attention.mp4"),
     output:
         page="results/index.html",
-        thumbnails=get_rendered_files("thumbnail.png"),
+        thumbnails=get_combination_files("thumbnail.png"),
     params:
         settings=get_gallery_settings(),
         code=CODE["gallery"],

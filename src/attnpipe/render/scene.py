@@ -9,6 +9,7 @@ pixel heatmaps (one ImageMobject), so render time stays bounded as prompts grow.
 import numpy as np
 from manim import (
     DOWN,
+    LEFT,
     RIGHT,
     UP,
     WHITE,
@@ -29,9 +30,9 @@ from . import glyphs
 from .colours import CLIP_PERCENTILES, SCHEMES, ColourScale
 from .glyphs import GlyphText
 from .labels import axis_labels, min_font, ordinal, place_labels
-from .numbers import dot_product, fmt, shown_terms, token_label
+from .numbers import dot_product, fmt, shown_terms, term, token_label
 from .result import result_panel
-from .story import Story, interesting_cell
+from .story import Story, interesting_cell, rotated_pair
 from .widgets import block_outline, colour_bar, end_label, heatmap_image, number_grid
 
 MAX_TEXT_CELLS = 12  # above this many rows or columns a matrix is a heatmap without numbers
@@ -45,9 +46,12 @@ class AttentionStory(Scene):
         self.pace = pace  # every pause is multiplied by this: a lecture (publish) needs time to read
         self.shown: list[tuple[str, int, int, str]] = []
         self._matrices: dict = {}
-        # the attention steps' numbers: "4 ·" scaling/mask/softmax (where there is any), then the output, the result
-        self.step_no = {"output": 5 if self.transformations(0) else 4}
-        self.step_no["result"] = self.step_no["output"] + 1
+        # the steps' numbers: the rotation (rotary models), the scores, "4 ·" scaling/mask/softmax (where
+        # there is any), the output, the result
+        scores = 4 if story.rotary else 3
+        output = scores + (2 if self.transformations(0) else 1)
+        self.step_no = {"rotate": 3, "scores": scores, "transform": scores + 1, "output": output,
+                        "result": output + 1}
         super().__init__(**kwargs)
 
     # ---- storyboard ---------------------------------------------------------------------------
@@ -57,6 +61,8 @@ class AttentionStory(Scene):
         self.add_title()
         self.step_embedding()
         self.step_projections()
+        if s.rotary:
+            self.step_rotation()
         for head in s.show_heads:
             self.step_scores(head)
             self.step_attention(head)
@@ -149,24 +155,70 @@ class AttentionStory(Scene):
         k = self.matrix("K = X·W_k", s.k, s.tokens, None, source="keys")
         v = self.matrix("V = X·W_v", s.v, s.tokens, None, source="values")
         q2 = self.matrix("Q", s.q, s.tokens, None, source="queries")
-        self.caption("… and the same for keys and values")
+        grouped = f" ({s.kv_heads} K/V heads for {s.heads} query heads: grouped-query attention)"
+        self.caption("… and the same for keys and values" + (grouped if s.grouped else ""))
         self.reveal(self.equation(q2, "", k, "", v), wait=0.8)
+        self.clear_stage()
+
+    def step_rotation(self):
+        """Rotary position embedding (Llama family): Q and K turned per position by the cos and sin the model's
+        attention layers received, each head's block alike; one rotated pair written out in numbers. Shown
+        for the first head walked through (and the K/V head it reads)."""
+        s = self.story
+        head, half = s.show_heads[0], s.d_head // 2
+        tag, off = self.head_tag(head), head * s.d_head
+        q = self.matrix("Q" + tag, s.head_columns(s.q, head), s.tokens, None, source="queries", col_offset=off)
+        cos = self.matrix("cos", s.rope_cos, s.tokens, None, source="rope_cos")
+        sin = self.matrix("sin", s.rope_sin, s.tokens, None, source="rope_sin")
+        q_rot = self.matrix("Q_rot" + tag, s.head_columns(s.q_rot, head), s.tokens, None, source="queries_rotated",
+                            col_offset=off)
+        i, k = rotated_pair(s.head_columns(s.q, head), s.rope_sin, self.precision)
+        pair = (k, k + half)
+        a, b = (s.q[i, off + c] for c in pair)
+        rotated = [s.q_rot[i, off + c] for c in pair]
+        (cos0, sin0), (cos1, sin1) = ((s.rope_cos[i, c], s.rope_sin[i, c]) for c in pair)
+        self.record([("queries", i, off + c, s.q[i, off + c]) for c in pair]
+                    + [(name, i, c, table[i, c]) for c in pair
+                       for name, table in (("rope_cos", s.rope_cos), ("rope_sin", s.rope_sin))]
+                    + [("queries_rotated", i, off + c, v) for c, v in zip(pair, rotated)])
+        p, j = self.precision, k + half
+        lines = self.text_lines([
+            f"position {i} ({token_label(s.tokens[i])}): dimensions {k} and {j} turn as a pair",
+            f"Q_rot[{i},{k}] = Q[{i},{k}]·cos − Q[{i},{j}]·sin = {term(a, p)}×{term(cos0, p)} − "
+            f"{term(b, p)}×{term(sin0, p)} = {fmt(rotated[0], p)}",
+            f"Q_rot[{i},{j}] = Q[{i},{j}]·cos + Q[{i},{k}]·sin = {term(b, p)}×{term(cos1, p)} + "
+            f"{term(a, p)}×{term(sin1, p)} = {fmt(rotated[1], p)}"])
+        self.caption(f"{self.step_no['rotate']} · rotate by position (RoPE): Q_rot = Q·cos + rotate_half(Q)·sin")
+        row = self.equation(q, "→", Group(cos, sin).arrange(DOWN, buff=0.25), "→", q_rot)
+        self.reveal(self.fit_below(row, self._caption, buff=0.3, bottom_margin=lines.height + 0.6), wait=0.3)
+        self.highlight_cells([(m, i, pair) for m in (q, cos, sin, q_rot)], lines, wait=2.0)
+        self.clear_stage()
+        k_block, k_off = s.kv_columns(s.k, head)
+        keys = self.matrix("K" + self.kv_tag(head), k_block, s.tokens, None, source="keys", col_offset=k_off)
+        k_rot = self.matrix("K_rot" + self.kv_tag(head), s.kv_columns(s.k_rot, head)[0], s.tokens, None,
+                            source="keys_rotated", col_offset=k_off)
+        self.caption("… and K the same way, with the same cos and sin (V is not rotated)" + self.reads(head, ": "))
+        self.reveal(self.equation(keys, "→", k_rot), wait=0.8)
         self.clear_stage()
 
     def step_scores(self, head: int):
         s = self.story
         tag = self.head_tag(head)
-        qh, kh = s.head_columns(s.q, head), s.head_columns(s.k, head)
-        q = self.matrix("Q" + tag, qh, s.tokens, None, source="queries", col_offset=head * s.d_head)
-        kt = self.matrix("Kᵀ", kh.T, None, s.tokens, source="keys.T", row_offset=head * s.d_head)
+        (q_source, q_all), (k_source, k_all) = s.scored
+        rot = "_rot" if s.rotary else ""
+        off = head * s.d_head
+        qh, (kh, k_off) = s.head_columns(q_all, head), s.kv_columns(k_all, head)
+        q = self.matrix(f"Q{rot}" + tag, qh, s.tokens, None, source=q_source, col_offset=off)
+        kt = self.matrix(f"K{rot}ᵀ" + self.kv_tag(head), kh.T, None, s.tokens, source=f"{k_source}.T",
+                         row_offset=k_off)
         sc = self.matrix("scores", s.scores[head], s.tokens, s.tokens, kind="signed", source=f"scores[{head}]")
-        self.caption("3 · scores = Q · Kᵀ: how well each query matches each key" + tag)
+        self.caption(f"{self.step_no['scores']} · scores = Q{rot} · K{rot}ᵀ: how well each query matches each key"
+                     + tag + self.reads(head, "; "))
         self.reveal(self.equation(q, "·", kt, "=", sc), wait=0.3)
         i, j = interesting_cell(qh, kh.T, s.scores[head], self.precision)
-        off = head * s.d_head
         terms = shown_terms(s.d_head)
-        self.record([("queries", i, off + k, qh[i, k]) for k in terms]
-                    + [("keys", j, off + k, kh[j, k]) for k in terms]
+        self.record([(q_source, i, off + k, qh[i, k]) for k in terms]
+                    + [(k_source, j, k_off + k, kh[j, k]) for k in terms]
                     + [(f"scores[{head}]", i, j, s.scores[head][i, j])])
         self.highlight_dot(q, i, kt, j, sc,
                            dot_product(f"score[{i},{j}]", qh[i], kh[j], s.scores[head][i, j], self.precision))
@@ -193,13 +245,14 @@ class AttentionStory(Scene):
         for title, values, kind, source in steps[-2:]:  # the last two transformations fit side by side
             parts.append(self.matrix(title, values, s.tokens, s.tokens, kind=kind, source=f"{source}[{head}]"))
         if parts:
-            self.caption("4 · " + " → ".join(t for t, *_ in steps))
+            self.caption(f"{self.step_no['transform']} · " + " → ".join(t for t, *_ in steps))
             self.reveal(self.equation(*[p for part in parts for p in (part, "→")][:-1]), wait=1.0)
             self.clear_stage()
         tag = self.head_tag(head)
         a = self.matrix("weights" + tag, s.attn[head], s.tokens, s.tokens, kind=s.weights_kind,
                         source=f"attention[{head}]")
-        vh = self.matrix("V", s.head_columns(s.v, head), s.tokens, None, source="values", col_offset=head * s.d_head)
+        v_block, v_off = s.kv_columns(s.v, head)
+        vh = self.matrix("V" + self.kv_tag(head), v_block, s.tokens, None, source="values", col_offset=v_off)
         out = self.matrix("output", s.head_columns(s.output, head), s.tokens, None, source="output",
                           col_offset=head * (s.output.shape[1] // s.heads))
         self.caption(f"{self.step_no['output']} · output = weights · V: each token's mix of the values it attends to")
@@ -217,6 +270,14 @@ class AttentionStory(Scene):
     def head_tag(self, head: int) -> str:
         # numbered from 0, as in the config (render: {heads}), the CSVs (h0/…) and the gallery
         return f" (head {head} of 0–{self.story.heads - 1})" if self.story.heads > 1 else ""
+
+    def kv_tag(self, head: int) -> str:
+        """' (K/V head 1)' on the K and V that query `head` reads, with grouped-query attention."""
+        return f" (K/V head {self.story.kv_of[head]})" if self.story.grouped else ""
+
+    def reads(self, head: int, lead: str) -> str:
+        """'head 3 reads K/V head 1' after `lead`, with grouped-query attention (as the CSVs' 'h3(kv1)/')."""
+        return f"{lead}head {head} reads K/V head {self.story.kv_of[head]}" if self.story.grouped else ""
 
     def fit_below(self, mobject, anchor, buff=0.4, side_margin=1.0, bottom_margin=0.8):
         """Shrink `mobject` (never enlarge) to the frame's width and the room under `anchor`; put it there."""
@@ -373,6 +434,18 @@ class AttentionStory(Scene):
         if arithmetic.width > config.frame_width - 0.4:
             arithmetic.scale_to_fit_width(config.frame_width - 0.4)
         self.show(*[Create(m) for m in marks], Write(arithmetic), wait=1.2)
+
+    def text_lines(self, lines: list[str], size: float = 20) -> VGroup:
+        """Lines of text flush left, as wide as the frame allows, at the bottom of the frame."""
+        text = VGroup(*[self.text(line, size) for line in lines]).arrange(DOWN, aligned_edge=LEFT, buff=0.12)
+        return text.scale_to_fit_width(min(text.width, config.frame_width - 0.4)).to_edge(DOWN, buff=0.3)
+
+    def highlight_cells(self, cells, text, wait: float = 1.2):
+        """Outline cells (matrix, row, columns), grids and heatmaps alike, and write `text`, in one play."""
+        accent = self.colors["accent"]
+        marks = [block_outline(m.body, m.n, m.m, range(i, i + 1), range(c, c + 1), accent)
+                 for m, i, columns in cells for c in columns]
+        self.show(*[Create(m) for m in marks], Write(text), wait=wait)
 
     def matrix_bar(self, values: np.ndarray, scale: ColourScale, source, height: float, width: float):
         """A heatmap's colour bar, its ends labelled and recorded: `source` = (name, row_ids, col_offset)."""

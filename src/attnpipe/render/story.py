@@ -1,5 +1,6 @@
 """What one video shows, read from the stage files of one combination: never recomputed here."""
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,13 @@ class Story:
     show_heads: list[int]  # the heads to walk through (0-based)
     unknown: set[str]  # tokens that had no vocab entry (a seeded random vector instead)
     hidden_states_from: str  # "vocab" (a lookup per token), or the file (or "the config") X was read from
+    kv_of: list[int]  # query head -> the K/V head it reads (grouped-query attention; else itself)
+    # Rotary models (Llama family): Q and K rotated per position (rotate.pt), which the scores use, and the
+    # cos and sin (T, d_head) the model's attention layers received (forward.pt); None elsewhere.
+    q_rot: np.ndarray | None = None
+    k_rot: np.ndarray | None = None
+    rope_cos: np.ndarray | None = None
+    rope_sin: np.ndarray | None = None
 
     @property
     def heads(self) -> int:
@@ -37,6 +45,26 @@ class Story:
     @property
     def d_head(self) -> int:
         return self.q.shape[1] // self.heads
+
+    @property
+    def kv_heads(self) -> int:
+        return max(self.kv_of) + 1
+
+    @property
+    def grouped(self) -> bool:
+        """Grouped-query attention: fewer K/V heads than query heads."""
+        return self.kv_heads < self.heads
+
+    @property
+    def rotary(self) -> bool:
+        return self.q_rot is not None
+
+    @property
+    def scored(self) -> tuple[tuple[str, np.ndarray], tuple[str, np.ndarray]]:
+        """((source, Q), (source, K)) that the scores are computed from: rotated where the model rotates."""
+        if self.rotary:
+            return ("queries_rotated", self.q_rot), ("keys_rotated", self.k_rot)
+        return ("queries", self.q), ("keys", self.k)
 
     @property
     def weights_kind(self) -> str:
@@ -55,6 +83,12 @@ class Story:
         width = matrix.shape[1] // self.heads
         return matrix[:, head * width:(head + 1) * width]
 
+    def kv_columns(self, matrix: np.ndarray, head: int) -> tuple[np.ndarray, int]:
+        """The block of K or V (one per K/V head) that query `head` reads, and its first column."""
+        width = matrix.shape[1] // self.kv_heads
+        start = self.kv_of[head] * width
+        return matrix[:, start:start + width], start
+
     def scale_label(self) -> str | None:
         """'× 1/√2' style label for the scaling step, or None when scores are not scaled."""
         scale = self.options["scale"]
@@ -68,11 +102,17 @@ class Story:
 def read_story(paths: dict, settings: dict) -> Story:
     """`paths`: embed, weights, project, attend -> the stage .pt files of this combination;
     `settings`: the render rule's params (Sweep.render_settings): names, options, heads to show,
-    where X came from. Every number comes from the stage files."""
+    where X came from. Every number comes from the stage files. A rotary model's combination adds
+    rotate (its rotated queries and keys) and forward (the model's pass: cos and sin)."""
     embed = read_stage(paths["embed"])["hidden_states"]
     wts = read_stage(paths["weights"])
     proj = read_stage(paths["project"])
     att = read_stage(paths["attend"])
+    rotary = {}
+    if "rotate" in paths:
+        rotated, rope = read_stage(paths["rotate"]), read_stage(paths["forward"])
+        rotary = {"q_rot": rotated["queries_rotated"]["tensor"], "k_rot": rotated["keys_rotated"]["tensor"],
+                  "rope_cos": rope["rope_cos"]["tensor"], "rope_sin": rope["rope_sin"]["tensor"]}
 
     def arr(rec):
         return rec["tensor"]
@@ -88,8 +128,27 @@ def read_story(paths: dict, settings: dict) -> Story:
         scores=arr(att["scores"]), scaled=arr(att["scaled_scores"]), attn=arr(att["attention"]),
         output=arr(att["output"]),
         show_heads=list(settings["show_heads"]), unknown=set(settings["unknown_tokens"]),
-        hidden_states_from=settings["hidden_states_from"],
+        hidden_states_from=settings["hidden_states_from"], kv_of=kv_heads_read(att["attention"]), **rotary,
     )
+
+
+def kv_heads_read(attention: dict) -> list[int]:
+    """Query head -> K/V head, as the attend stage labelled its blocks ("h3(kv1)"; no such label: itself)."""
+    labels = attention.get("block_labels")
+    if labels is None:
+        return list(range(attention["tensor"].shape[0]))
+    return [int(re.fullmatch(r"h\d+\(kv(\d+)\)", label).group(1)) for label in labels]
+
+
+def rotated_pair(q_block: np.ndarray, sin: np.ndarray, precision: int = 2) -> tuple[int, int]:
+    """(position i, dimension k < d_head/2) of one rotated pair worth writing out: rotate_half turns
+    dimensions k and k + d_head/2 together. Inputs that do not show as 0 first, then the largest |sin|
+    (a visible turn: position 0 does not turn at all)."""
+    half = sin.shape[1] // 2
+    shows_zero = np.vectorize(lambda v: fmt(float(v), precision) == "0")(q_block)
+    hidden = shows_zero[:, :half] | shows_zero[:, half:]
+    order = np.lexsort((-np.abs(sin[:, :half]).ravel(), hidden.ravel()))
+    return tuple(int(i) for i in np.unravel_index(order[0], hidden.shape))
 
 
 def interesting_cell(a: np.ndarray, b: np.ndarray, product: np.ndarray, precision: int = 2) -> tuple[int, int]:
