@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import copy_workflow, job, planned_jobs, snakemake, snapshot, write_config
+from conftest import copy_workflow, job, planned_jobs, read_config, snakemake, snapshot, write_config
 from test_render import PRESETS, built_scenes, check_shown, check_video
 
 from attnpipe.render.numbers import fmt
@@ -143,6 +143,31 @@ def test_summary_lists_every_combination_with_its_video(built):
     assert len(summary) == 6 * len(PROMPTS)
     assert list(summary["video"]) == [f"{w}/{p}/attention.mp4" for w, p in zip(summary["weights"], summary["prompt"])]
     assert set(summary["d_model"]) == {"32"}
+
+
+def test_model_jobs_ask_for_memory_by_the_weights_size(built, monkeypatch):
+    """A cluster job that loads a model declares its memory from the weights' float32 size, read from the
+    .safetensors header without loading it: a bigger model asks for more, so it is not killed."""
+    from safetensors import safe_open
+
+    from attnpipe.config import load_schema, load_sweep
+
+    monkeypatch.chdir(built)  # the models' paths are relative to the workflow
+    sweep = load_sweep(read_config(built), load_schema(built / "workflow/schemas/config.schema.yaml"))
+    declared = {}
+    for line in snakemake(built, "-n", "--forceall", "numeric", "--printshellcmds", check=True).stdout.splitlines():
+        if line.strip().startswith("rule "):
+            rule = line.split()[1].rstrip(":")
+        if "resources:" in line and rule in ("forward", "forward_rotary", "model_weights"):
+            declared.setdefault(rule, set()).add(int(line.split("mem_mb=")[1].split(",")[0]))
+    for name in MODELS:
+        with safe_open(built / f"hf/{name}/model.safetensors", framework="pt") as fh:
+            numbers = sum(fh.get_tensor(key).numel() for key in fh.keys())
+        model = sweep.models[name]
+        assert model.float32_mb() == numbers * 4 / 2**20
+        rule = "forward_rotary" if model.rope else "forward"
+        assert round(1000 + 3 * model.float32_mb(), -2) in declared[rule]
+    assert declared.keys() == {"forward", "forward_rotary", "model_weights"}
 
 
 @pytest.fixture

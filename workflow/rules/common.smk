@@ -117,8 +117,34 @@ def run_stage(stage, input, output, params, log, wildcards=None):
 # Declared with headroom for the SLURM job's own Snakemake process (~200 MB) and slower nodes. runtime is
 # in minutes.
 NUMERIC_RESOURCES = {"mem_mb": 600, "runtime": 1}
-# A job that loads a model (transformers and the weights): not measured yet; MiniLM (90 MB) fits in 2 GB.
-MODEL_RESOURCES = {"mem_mb": 2000, "runtime": 5}
+# A job that loads a model: transformers, torch and the weights in float32 (measured, benchmarks/resources.py's
+# way, 2026-11-29: MiniLM's forward job, 87 MB of weights, peaked at 662 MB with 15 CPU s, most of it imports).
+# Loading may hold the weights twice: 3x their float32 size on top of the base, and time to read them.
+MODEL_BASE = {"mem_mb": 1000, "runtime": 5}
+
+
+def model_resources(model):
+    weights_mb = SWEEP.models[model].float32_mb()
+    return {
+        "mem_mb": int(round(MODEL_BASE["mem_mb"] + 3 * weights_mb, -2)),
+        "runtime": MODEL_BASE["runtime"] + int(2 * weights_mb / 1000),
+    }
+
+
+def model_of(wildcards):
+    # a forward job names its model; a model_weights job, the layer setting that names it
+    if hasattr(wildcards, "model"):
+        return wildcards.model
+    return MODEL_SETTINGS[wildcards.weights].model.name
+
+
+def get_model_mem_mb(wildcards):
+    return model_resources(model_of(wildcards))["mem_mb"]
+
+
+def get_model_runtime(wildcards):
+    return model_resources(model_of(wildcards))["runtime"]
+
 
 # A render's memory and time grow with what it sets as text: numbers in grids (up to 12 x 12 per matrix;
 # larger matrices are heatmaps), for each head it walks through. Measured (benchmarks/resources.py, cold

@@ -20,7 +20,8 @@ rule forward:
         model=one_of([m for m in MODELS if not SWEEP.models[m].rope]),
     threads: 1
     resources:
-        **MODEL_RESOURCES,
+        mem_mb=get_model_mem_mb,  # from the weights' size (common.smk)
+        runtime=get_model_runtime,
     run:
         run_stage("forward", input, output, params, log, wildcards)
 
@@ -42,7 +43,8 @@ rule forward_rotary:
         model=one_of([m for m in MODELS if SWEEP.models[m].rope]),
     threads: 1
     resources:
-        **MODEL_RESOURCES,
+        mem_mb=get_model_mem_mb,  # from the weights' size (common.smk)
+        runtime=get_model_runtime,
     run:
         run_stage("forward", input, output, params, log, wildcards)
 
@@ -82,7 +84,8 @@ rule model_weights:
         weights=one_of(MODEL_SETTINGS),
     threads: 1
     resources:
-        **MODEL_RESOURCES,
+        mem_mb=get_model_mem_mb,  # from the weights' size (common.smk)
+        runtime=get_model_runtime,
     group:
         "weight_setting"  # travels with its setting's project and attend jobs on a cluster
     run:

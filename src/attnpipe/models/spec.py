@@ -46,6 +46,18 @@ class Model:
         """Everything a forward pass reads: editing any of them reruns this model's work, nothing else."""
         return self.weight_files + self.tokenizer_files
 
+    def float32_mb(self) -> float:
+        """The weights' size once loaded in float32, as the model jobs load them: from each .safetensors
+        file's header (shapes, no weights read), else twice a file's size (as if stored in 16 bits)."""
+        total = 0
+        for name in self.weight_files:
+            path = Path(name)
+            if path.suffix == ".safetensors":
+                total += 4 * _safetensors_numel(path)
+            elif path.suffix == ".bin":
+                total += 2 * path.stat().st_size
+        return total / 2**20
+
 
 @dataclass
 class ModelSetting:
@@ -151,3 +163,18 @@ def _sizes(cfg: dict, model_type: str) -> dict:
     kv_heads = cfg.get("num_key_value_heads") or heads
     head_dim = cfg.get("head_dim") or hidden // heads
     return {"layers": layers, "heads": heads, "kv_heads": kv_heads, "head_dim": head_dim}
+
+
+def _safetensors_numel(path: Path) -> int:
+    """Numbers in a .safetensors file, from its JSON header (8 bytes of length, then the header)."""
+    with open(path, "rb") as fh:
+        length = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(length)) if 0 < length <= 100_000_000 else {}
+    numel = 0
+    for name, entry in header.items():
+        if name != "__metadata__":
+            count = 1
+            for dim in entry.get("shape", []):
+                count *= int(dim)
+            numel += count
+    return numel
