@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import read_config, snakemake
+from conftest import copy_workflow, read_config, snakemake, write_config
 
 from attnpipe.tokens import derive_id
 
@@ -136,6 +136,29 @@ def test_lint_is_clean_beyond_conda_and_container(built_copy):
     proc = snakemake(built_copy, "--lint")
     findings = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("    * ")]
     assert all("conda" in f.lower() or "container" in f.lower() for f in findings), findings
+
+
+def test_a_render_asks_for_what_its_combination_needs(tmp_path):
+    """On a cluster each render is a job: its memory and time follow tokens x shown heads, so a big
+    combination is not killed and a small one does not hold a big slot (render_resources, common.smk)."""
+    workdir = copy_workflow(tmp_path / "wf")
+    cfg = read_config(workdir)
+    cfg["prompts"] = ["012", "314159265358"]  # 3 and 12 tokens
+    cfg["weights"] = {"seed": cfg["weights"]["seed"], "twelve-heads": {
+        role: {"random": {"seed": i, "shape": [3, 24]}} for i, role in enumerate(["query", "key", "value"])}}
+    cfg["weights"]["twelve-heads"]["attention"] = {"heads": 12}
+    write_config(workdir, cfg)
+    proc = snakemake(workdir, "-n", check=True)
+    asked, job = {}, None
+    for line in (proc.stdout + proc.stderr).splitlines():
+        if line.strip().startswith("output:") and "attention.mp4" in line:
+            job = line.split("results/", 1)[1].split("/attention.mp4")[0]
+        if "resources:" in line and job:
+            values = dict(part.strip().split("=", 1) for part in line.split("resources:", 1)[1].split(","))
+            asked[job], job = (int(values["mem_mb"]), int(values["runtime"])), None
+    assert len(asked) == 4
+    small, big = asked["seed/012"], asked["twelve-heads/314159265358"]  # 1 head x 3 tokens; 12 heads x 12
+    assert small[0] < big[0] and small[1] < big[1], asked
 
 
 @pytest.mark.parametrize("rule", ["embed", "weights", "project", "attend"])

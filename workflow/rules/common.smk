@@ -148,12 +148,17 @@ def get_model_runtime(wildcards):
 
 # A render's memory and time grow with what it sets as text: numbers in grids (up to 12 x 12 per matrix;
 # larger matrices are heatmaps), for each head it walks through. Measured (benchmarks/resources.py, cold
-# glyph cache, 2-core machine at load 9-15, 2026-11-29):
-#   small (8 tokens, 2 heads, d 3)        preview: ~690 MB, 12-35 CPU s (warm-cold cache)
-#   minilm (10 tokens, 12 heads, d 384)   preview: 1062 MB, 182 CPU s (before: 2.1 GB, 255 CPU s)
+# glyph cache, the whole job's process tree, 2-core machine at load ~5, 2026-11-29):
+#   small (8 tokens, 2 heads, d 3)        preview: 347 MB, 19 CPU s   publish: 606 MB, 48 CPU s
+#   64 tokens (heatmaps)                  preview: 340 MB, 14 CPU s
+#   minilm (10 tokens, 12 heads, d 384)   preview: 377 MB, 49 CPU s (before this session: 1062 MB, 182 CPU s)
 # Declared: a base plus a share per shown head x grid cell, with headroom; runtime 3x the CPU seconds.
-RENDER_BASE = {"preview": {"mem_mb": 800, "cpu_s": 30}, "publish": {"mem_mb": 1300, "cpu_s": 80}}
-RENDER_PER_HEAD_CELL = {"mem_mb": 0.8, "cpu_s": 0.2}  # per shown head x grid cell (tokens, up to 12, squared)
+# publish's share per cell is not measured at MiniLM's size: taken as 5x preview's (frames 9x the pixels).
+RENDER_BASE = {"preview": {"mem_mb": 600, "cpu_s": 25}, "publish": {"mem_mb": 1000, "cpu_s": 60}}
+RENDER_PER_HEAD_CELL = {  # per shown head x grid cell (tokens, up to 12, squared)
+    "preview": {"mem_mb": 0.1, "cpu_s": 0.04},
+    "publish": {"mem_mb": 0.5, "cpu_s": 0.2},
+}
 
 
 def render_resources(weights, prompt, preset):
@@ -163,9 +168,9 @@ def render_resources(weights, prompt, preset):
     tokens = len(SWEEP.prompts[prompt].tokens)
     heads = len(SWEEP.weights[weights].show_heads) + (weights in ROTARY_SETTINGS)
     cells = heads * min(tokens, 12) ** 2
-    base = RENDER_BASE[preset]
-    mem_mb = base["mem_mb"] + RENDER_PER_HEAD_CELL["mem_mb"] * cells
-    cpu_s = base["cpu_s"] + RENDER_PER_HEAD_CELL["cpu_s"] * cells
+    base, per_cell = RENDER_BASE[preset], RENDER_PER_HEAD_CELL[preset]
+    mem_mb = base["mem_mb"] + per_cell["mem_mb"] * cells
+    cpu_s = base["cpu_s"] + per_cell["cpu_s"] * cells
     return {"mem_mb": int(round(mem_mb, -2)), "runtime": max(2, int(3 * cpu_s / 60) + 1)}  # 3x: slow nodes
 
 
