@@ -10,25 +10,19 @@ no server. The combinations, their order, texts and paths come from summary.csv.
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
 
 from .atomicfile import atomic_path
+from .render.colours import MAX_TEXT_CELLS, SCHEMES, hex_to_rgb, ramp, rgb_hex, text_colour_on
 from .render.numbers import fmt, token_label
 from .stagefiles import read_stage
 from .summary import read_summary
 from .templates import macro, render
 
-# The scene's colour ramps for probabilities (attnpipe.render.scene.SCHEMES[scheme]["low"]), low -> high;
-# "default" is viridis-like and colour-blind safe. tests/test_gallery.py checks they stay the same.
-RAMPS = {
-    "default": ["#440154", "#21918c", "#fde725"],
-    "grey": ["#ffffff", "#808080", "#000000"],
-}
-NONFINITE_COLOR = "#3a3a3a"
 THUMBNAIL_WIDTH = 320
-MAX_TEXT_CELLS = 12  # like the scene: above this many tokens the heatmap shows colours, numbers on hover
 CSV_LINKS = ["hidden_states", "queries", "keys", "values", "scores", "scaled_scores", "attention", "output"]
 
 
@@ -47,23 +41,14 @@ def write_thumbnail(still, thumbnail) -> tuple[int, int]:
 
 
 def ramp_color(stops: list[str], t: float) -> str:
-    """'#rrggbb' at t in [0, 1] along evenly spaced colour stops (as render.colours.ramp)."""
-    rgb = [[int(s[i:i + 2], 16) for i in (1, 3, 5)] for s in stops]
-    pos = 0.0 if math.isnan(t) else min(max(t, 0.0), 1.0) * (len(stops) - 1)  # NaN: the first colour
-    lo = min(int(pos), len(stops) - 2)
-    frac = pos - lo
-    mixed = [round(a * (1 - frac) + b * frac) for a, b in zip(rgb[lo], rgb[lo + 1])]
-    return "#" + "".join(f"{c:02x}" for c in mixed)
+    """'#rrggbb' at t in [0, 1] along evenly spaced colour stops (the video's render.colours.ramp)."""
+    return rgb_hex(ramp(stops, np.float64(t)))
 
 
-def text_color(background: str) -> str:
-    r, g, b = (int(background[i:i + 2], 16) for i in (1, 3, 5))
-    return "#000" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 140 else "#fff"
-
-
-def heatmap_tables(attention: dict, precision: int, stops: list[str]) -> list[dict]:
+def heatmap_tables(attention: dict, precision: int, scheme: dict) -> list[dict]:
     """The (heads, T, T) attention weights as one table per head for heatmap.html.j2: labels, and per cell
-    its colours, its numbers (left out above MAX_TEXT_CELLS tokens) and a title naming query and key.
+    its colours (the video's palette `scheme`: its probability ramp, masked colour and text colour rule),
+    its numbers (left out above MAX_TEXT_CELLS tokens) and a title naming query and key.
 
     Weights in [0, 1] are coloured on an absolute scale (like the scene); others (softmax: false)
     from their own minimum to maximum."""
@@ -80,11 +65,11 @@ def heatmap_tables(attention: dict, precision: int, stops: list[str]) -> list[di
             cells = []
             for col, v in zip(cols, values):
                 if math.isfinite(v):
-                    background = ramp_color(stops, (v - lo) / (hi - lo) if hi > lo else 0.0)
+                    rgb = ramp(scheme["low"], np.float64((v - lo) / (hi - lo) if hi > lo else 0.0))
                 else:
-                    background = NONFINITE_COLOR
+                    rgb = hex_to_rgb(scheme["masked"])
                 text = fmt(v, precision)
-                cells.append({"background": background, "color": text_color(background),
+                cells.append({"background": rgb_hex(rgb), "color": text_colour_on(rgb),
                               "title": f"{label} → {col}: {text}", "text": text if show_numbers else ""})
             body.append({"title": label, "label": token_label(label), "cells": cells})
         tables.append({
@@ -95,9 +80,9 @@ def heatmap_tables(attention: dict, precision: int, stops: list[str]) -> list[di
     return tables
 
 
-def heatmap_html(attention: dict, precision: int, stops: list[str]) -> str:
+def heatmap_html(attention: dict, precision: int, scheme: dict) -> str:
     """heatmap_tables as HTML: one coloured <table> per head, numbers in the cells."""
-    return str(macro("heatmap.html.j2", "heatmaps")(heatmap_tables(attention, precision, stops)))
+    return str(macro("heatmap.html.j2", "heatmaps")(heatmap_tables(attention, precision, scheme)))
 
 
 def _options(row) -> str:
@@ -105,7 +90,7 @@ def _options(row) -> str:
     return f"scale {row.scale} · causal {row.causal.lower()} · softmax {row.softmax.lower()} · {heads}"
 
 
-def _cell(row, root: Path, thumb_size: tuple[int, int], precision: int, stops: list[str]) -> dict:
+def _cell(row, root: Path, thumb_size: tuple[int, int], precision: int, scheme: dict) -> dict:
     folder = Path(row.attention_csv).parent
     attention = read_stage(root / folder / "attend.pt")["attention"]
     stats = [f"scores {fmt(float(row.min_score), precision)} … {fmt(float(row.max_score), precision)}"]
@@ -117,13 +102,13 @@ def _cell(row, root: Path, thumb_size: tuple[int, int], precision: int, stops: l
         "empty": False, "prompt": row.prompt, "weights": row.weights, "video": row.video,
         "title": f"{row.weights} / {row.prompt}: “{row.text}”",
         "thumbnail": thumbnail_path(row.still).as_posix(), "width": thumb_size[0], "height": thumb_size[1],
-        "stats": stats, "heatmaps": heatmap_tables(attention, precision, stops), "links": links,
+        "stats": stats, "heatmaps": heatmap_tables(attention, precision, scheme), "links": links,
     }
 
 
 def gallery_html(summary: pd.DataFrame, root: Path, thumb_sizes: dict, settings: dict) -> str:
     """The page for `summary` (rows as read from summary.csv, all strings); thumb_sizes: still -> (w, h)."""
-    precision, stops = settings["precision"], RAMPS[settings["scheme"]]
+    precision, scheme = settings["precision"], SCHEMES[settings["scheme"]]
     prompts = dict.fromkeys(summary["prompt"])
     weights = list(dict.fromkeys(summary["weights"]))
     by_key = {(r.prompt, r.weights): r for r in summary.itertuples(index=False)}
@@ -131,7 +116,7 @@ def gallery_html(summary: pd.DataFrame, root: Path, thumb_sizes: dict, settings:
     texts = {r.prompt: r for r in summary.itertuples(index=False)}
     rows = [{
         "prompt": p, "text": texts[p].text, "n_tokens": texts[p].n_tokens,
-        "cells": [_cell(by_key[p, w], root, thumb_sizes[by_key[p, w].still], precision, stops)
+        "cells": [_cell(by_key[p, w], root, thumb_sizes[by_key[p, w].still], precision, scheme)
                   if (p, w) in by_key else {"empty": True, "prompt": p, "weights": w} for w in weights],
     } for p in prompts]
     return render(
@@ -143,7 +128,7 @@ def gallery_html(summary: pd.DataFrame, root: Path, thumb_sizes: dict, settings:
         weight_boxes=[{"value": w, "label": w} for w in weights],
         weights=[{"name": w, "options": _options(first[w])} for w in weights],
         rows=rows,
-        legend={"low": ramp_color(stops, 0), "mid": ramp_color(stops, 0.5), "high": ramp_color(stops, 1)},
+        legend={key: ramp_color(scheme["low"], t) for key, t in (("low", 0), ("mid", 0.5), ("high", 1))},
     )
 
 

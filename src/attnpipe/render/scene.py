@@ -26,7 +26,7 @@ from manim import (
 )
 
 from . import glyphs
-from .colours import CLIP_PERCENTILES, SCHEMES, ColourScale
+from .colours import CLIP_PERCENTILES, MAX_TEXT_CELLS, SCHEMES, ColourScale
 from .glyphs import GlyphText
 from .labels import axis_labels, min_font, ordinal, place_labels
 from .numbers import dot_product, fmt, shown_terms, token_label
@@ -34,7 +34,6 @@ from .result import result_panel
 from .story import Story, interesting_cell
 from .widgets import block_outline, colour_bar, end_label, heatmap_image, number_grid
 
-MAX_TEXT_CELLS = 12  # above this many rows or columns a matrix is a heatmap without numbers
 MAX_CHIPS = 24  # above this many tokens, the prompt's chips end with "… N tokens"
 KEPT_MATRICES = 8  # built matrices kept for reuse (by later steps): memory stays flat as heads grow
 
