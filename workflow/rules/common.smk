@@ -82,7 +82,7 @@ STAGE_CSVS = {
     "embed": ["hidden_states"],
     "weights": [f"{kind}_{role}" for role in ("query", "key", "value") for kind in ("w", "b")],
     "project": ["queries", "keys", "values"],
-    "attend": ["scores", "scaled_scores", "attention", "output"],
+    "attend": ["scores", "scaled_scores", "attention", "output", "scale_factor"],
     "forward": ["attention_inputs"],  # + rope_cos, rope_sin for rotary models (rule forward_rotary)
     "rotate": ["queries_rotated", "keys_rotated"],
 }

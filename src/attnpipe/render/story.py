@@ -24,6 +24,7 @@ class Story:
     v: np.ndarray
     scores: np.ndarray  # (h, T, T)
     scaled: np.ndarray  # (h, T, T)
+    scale_factor: float  # what attend multiplied the scores by (before the causal mask)
     attn: np.ndarray  # (h, T, T) attention weights
     output: np.ndarray  # (T, d_v)
     show_heads: list[int]  # the heads to walk through (0-based)
@@ -56,13 +57,13 @@ class Story:
         return matrix[:, head * width:(head + 1) * width]
 
     def scale_label(self) -> str | None:
-        """'× 1/√2' style label for the scaling step, or None when scores are not scaled."""
-        scale = self.options["scale"]
-        if scale == "none" or scale_factor(scale, self.d_head) == 1.0:
+        """'× 1/√2' style label for the scaling step (1/√d_head when the factor is that number, else the
+        factor itself), or None when scores are not scaled."""
+        if self.scale_factor == 1.0:
             return None
-        if scale == "1/sqrt(d_head)":
+        if self.scale_factor == scale_factor("1/sqrt(d_head)", self.d_head):
             return f"× 1/√{self.d_head}"
-        return f"× {scale}"
+        return f"× {self.scale_factor:.6g}"
 
 
 def read_story(paths: dict, settings: dict) -> Story:
@@ -86,6 +87,7 @@ def read_story(paths: dict, settings: dict) -> Story:
         b={r: arr(wts[f"b_{r}"])[0] for r in roles},
         q=arr(proj["queries"]), k=arr(proj["keys"]), v=arr(proj["values"]),
         scores=arr(att["scores"]), scaled=arr(att["scaled_scores"]), attn=arr(att["attention"]),
+        scale_factor=float(arr(att["scale_factor"])[0, 0]),
         output=arr(att["output"]),
         show_heads=list(settings["show_heads"]), unknown=set(settings["unknown_tokens"]),
         hidden_states_from=settings["hidden_states_from"],

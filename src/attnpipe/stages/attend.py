@@ -1,4 +1,6 @@
-"""Rule `attend`: Q, K, V -> raw scores, scaled/masked scores, attention weights, output.
+"""Rule `attend`: Q, K, V -> raw scores, scaled/masked scores, attention weights, output, and the scale
+factor applied (a 1 x 1 record, so the video's "× 1/√d" is read from the stage file like every other number,
+and scaled_scores.csv = scores.csv × scale_factor.csv can be checked from the CSVs alone).
 
 With a `rotate` input (rotary models) the scores use its rotated queries and keys. With grouped-query
 attention (settings kv_heads) the stacked CSV rows say which K/V head each query head reads: "h3(kv1)/".
@@ -29,6 +31,8 @@ def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
             records[name] = record(tensor, q["row_labels"], dim_labels(tensor.shape[1]))
         else:
             records[name] = record(tensor, q["row_labels"], k["row_labels"], block_labels=blocks)
+    factor = torch.tensor([[result["scale_factor"]]], dtype=torch.float64)
+    records["scale_factor"] = record(factor, ["scale_factor"], ["value"])
     # Under the causal mask a query's future keys score -inf by design; any other NaN/inf is an overflow.
     future = torch.ones(q["tensor"].shape[0], k["tensor"].shape[0], dtype=torch.bool).triu(diagonal=1)
     write_stage(records, outputs, masked={"scaled_scores": future} if settings.get("causal") else None)
