@@ -13,7 +13,7 @@ from attnpipe.embedding import fallback_vector, lookup
 from attnpipe.limits import MAX_VALUES, MAX_WIDTH
 from attnpipe.matrices import SpecError, load_matrix, load_vector
 from attnpipe.stagefiles import read_stage, record, write_stage
-from attnpipe.tokens import derive_id, is_periodic, is_safe_id, row_labels, tokenize
+from attnpipe.tokens import derive_id, is_periodic, is_safe_id, row_labels, strip_positions, token_of, tokenize
 
 SEED_W = [[2.0, 1, 1], [4, -6, 0], [-2, 7, 2]]
 
@@ -22,6 +22,10 @@ def test_tokenizers_and_labels():
     assert tokenize("012", "characters") == ["0", "1", "2"]
     assert tokenize("the cat  sat\ton the", "words") == ["the", "cat", "sat", "on", "the"]
     assert row_labels(["the", "cat", "sat", "on", "the"])[4] == "4:the"
+    # read back: a token may hold ":" itself, and only a full set of positions 0, 1, ... is stripped
+    tokens = ["the", "a:b", ":", " "]
+    assert [token_of(label) for label in row_labels(tokens)] == strip_positions(row_labels(tokens)) == tokens
+    assert strip_positions(["1:a", "0:b"]) == ["1:a", "0:b"] and token_of("d0") == "d0"
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -25,6 +25,7 @@ from manim import (
     config,
 )
 
+from ..tokens import token_of
 from . import glyphs
 from .colours import CLIP_PERCENTILES, MAX_TEXT_CELLS, SCHEMES, ColourScale
 from .glyphs import GlyphText
@@ -101,7 +102,7 @@ class AttentionStory(Scene):
                 chips[i][0].set_stroke(self.colors["accent"], width=3)
             arrow = None
             if arrows:
-                r = row_of[s.tokens[i].split(":", 1)[1]]
+                r = row_of[token_of(s.tokens[i])]
                 arrow = Arrow([table[1].get_right()[0], table.rows[r].get_y(), 0],
                               [x[1].get_left()[0], row.get_y(), 0], buff=0.1, stroke_width=3,
                               color=self.colors["accent"], max_tip_length_to_length_ratio=0.12)

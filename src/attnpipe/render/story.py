@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..scaling import scale_factor
+from ..tokens import token_of
 from ..torchfile import load as read_stage  # the stage files, without importing torch
 from .numbers import fmt
 
@@ -49,7 +50,7 @@ class Story:
         Their vectors are rows of X (a stage tensor), so the table shown is X's own numbers."""
         first: dict[str, int] = {}
         for pos, label in enumerate(self.tokens):
-            first.setdefault(label.split(":", 1)[1], pos)
+            first.setdefault(token_of(label), pos)
         return list(first.items())
 
     def head_columns(self, matrix: np.ndarray, head: int) -> np.ndarray:
