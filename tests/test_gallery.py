@@ -165,7 +165,8 @@ def test_pages_escape_what_a_prompt_text_holds(built_default):
     results = built_default / "results"
     frame = pd.read_csv(results / "summary.csv", dtype=str, keep_default_na=False)
     frame.loc[frame["prompt"] == "012", "text"] = hostile
-    page = gallery_html(frame, results, {still: (320, 180) for still in frame["still"]},
+    attend_pts = {(w, p): results / w / p / "attend.pt" for w, p in zip(frame["weights"], frame["prompt"])}
+    page = gallery_html(frame, attend_pts, {still: (320, 180) for still in frame["still"]},
                         {"precision": 2, "scheme": "default"})
     table = read_summary(built_default)
     table.loc[table["prompt"] == "012", "text"] = hostile

@@ -17,16 +17,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import yaml
 
-from . import configfile, embedding, matrices, tokens
+from . import configfile, embedding, layout, matrices, tokens
 from .limits import MAX_CONFIG_VALUES, MAX_HEADS, MAX_ID, MAX_TEXT, MAX_TOKENS, MAX_VALUES, MAX_WIDTH
 from .models import spec as model_spec
 from .schema import StructureError, check_structure, shown
 
 # results/embeddings/ holds the per-prompt stage, results/models/ the forward passes; the others are files
-RESERVED_NAMES = {"embeddings", "models", "summary.csv", "summary.html", "index.html"}
-PROJECTIONS = ("query", "key", "value")
+RESERVED_NAMES = {layout.EMBEDDINGS, layout.MODELS,
+                  *(name.rsplit("/", 1)[1] for name in (layout.SUMMARY_CSV, layout.SUMMARY_HTML, layout.GALLERY))}
+PROJECTIONS = layout.ROLES
 # results/<weights>/ holds the weights stage's files beside one folder per prompt: a prompt id may not be one
-RESERVED_PROMPT_IDS = {"weights.pt"} | {f"{kind}_{role}.csv" for kind in ("w", "b") for role in PROJECTIONS}
+RESERVED_PROMPT_IDS = {path.rsplit("/", 1)[1] for path in layout.stage_files("", "weights").values()}
 RENDER_DEFAULTS = {"preset": "preview", "precision": 2, "scheme": "default"}
 ATTENTION_DEFAULTS = {"scale": "1/sqrt(d_head)", "causal": False, "softmax": True, "heads": 1}
 

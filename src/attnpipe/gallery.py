@@ -4,7 +4,8 @@ A grid of prompts (rows) x weight settings (columns). Each cell: a thumbnail of 
 (click: the video plays in a dialog), the attention weights as a coloured table with their numbers (read
 from attend.pt, formatted like the video), and links to the video, still and CSVs. Check boxes filter
 prompts and weight settings. Everything is inline (CSS, JavaScript) or a relative link: no network,
-no server. The combinations, their order, texts and paths come from summary.csv.
+no server. The combinations, their order, texts and links come from summary.csv; the attention weights
+from each combination's attend.pt as the rule declares it.
 """
 
 import math
@@ -16,6 +17,7 @@ import torch
 from PIL import Image
 
 from .atomicfile import atomic_path
+from .layout import THUMBNAIL
 from .render.colours import MAX_TEXT_CELLS, SCHEMES, hex_to_rgb, ramp, rgb_hex, text_colour_on
 from .render.numbers import fmt, token_label
 from .stagefiles import read_stage
@@ -27,7 +29,7 @@ CSV_LINKS = ["hidden_states", "queries", "keys", "values", "scores", "scaled_sco
 
 
 def thumbnail_path(still) -> Path:
-    return Path(still).with_name("thumbnail.png")
+    return Path(still).with_name(THUMBNAIL)
 
 
 def write_thumbnail(still, thumbnail) -> tuple[int, int]:
@@ -90,9 +92,8 @@ def _options(row) -> str:
     return f"scale {row.scale} · causal {row.causal.lower()} · softmax {row.softmax.lower()} · {heads}"
 
 
-def _cell(row, root: Path, thumb_size: tuple[int, int], precision: int, scheme: dict) -> dict:
-    folder = Path(row.attention_csv).parent
-    attention = read_stage(root / folder / "attend.pt")["attention"]
+def _cell(row, attend_pt, thumb_size: tuple[int, int], precision: int, scheme: dict) -> dict:
+    attention = read_stage(attend_pt)["attention"]
     stats = [f"scores {fmt(float(row.min_score), precision)} … {fmt(float(row.max_score), precision)}"]
     if row.mean_entropy:
         stats.append(f"mean entropy {fmt(float(row.mean_entropy), precision)} nats")
@@ -106,8 +107,9 @@ def _cell(row, root: Path, thumb_size: tuple[int, int], precision: int, scheme: 
     }
 
 
-def gallery_html(summary: pd.DataFrame, root: Path, thumb_sizes: dict, settings: dict) -> str:
-    """The page for `summary` (rows as read from summary.csv, all strings); thumb_sizes: still -> (w, h)."""
+def gallery_html(summary: pd.DataFrame, attend_pts: dict, thumb_sizes: dict, settings: dict) -> str:
+    """The page for `summary` (rows as read from summary.csv, all strings); attend_pts: (weights, prompt) ->
+    that combination's attend.pt; thumb_sizes: still -> (w, h)."""
     precision, scheme = settings["precision"], SCHEMES[settings["scheme"]]
     prompts = dict.fromkeys(summary["prompt"])
     weights = list(dict.fromkeys(summary["weights"]))
@@ -116,7 +118,7 @@ def gallery_html(summary: pd.DataFrame, root: Path, thumb_sizes: dict, settings:
     texts = {r.prompt: r for r in summary.itertuples(index=False)}
     rows = [{
         "prompt": p, "text": texts[p].text, "n_tokens": texts[p].n_tokens,
-        "cells": [_cell(by_key[p, w], root, thumb_sizes[by_key[p, w].still], precision, scheme)
+        "cells": [_cell(by_key[p, w], attend_pts[w, p], thumb_sizes[by_key[p, w].still], precision, scheme)
                   if (p, w) in by_key else {"empty": True, "prompt": p, "weights": w} for w in weights],
     } for p in prompts]
     return render(
@@ -132,9 +134,11 @@ def gallery_html(summary: pd.DataFrame, root: Path, thumb_sizes: dict, settings:
     )
 
 
-def write_gallery(summary_csv, page, settings: dict) -> list[Path]:
-    """Thumbnails beside each still and `page` (in the summary's folder); returns the thumbnails written."""
+def write_gallery(summary_csv, attend_pts: list, page, settings: dict) -> list[Path]:
+    """Thumbnails beside each still and `page` (in the summary's folder); returns the thumbnails written.
+    attend_pts: each combination's attend.pt, in the order of settings["combinations"] ([weights, prompt])."""
     root = Path(summary_csv).parent
+    attend_by_key = {(w, p): pt for (w, p), pt in zip(settings["combinations"], attend_pts, strict=True)}
     summary = read_summary(summary_csv)
     summary = summary[summary["still"] != ""]  # combinations without a video (rotary models, for now)
     thumb_sizes, written = {}, []
@@ -143,5 +147,5 @@ def write_gallery(summary_csv, page, settings: dict) -> list[Path]:
         thumb_sizes[still] = write_thumbnail(root / still, thumbnail)
         written.append(thumbnail)
     with atomic_path(page) as tmp:
-        Path(tmp).write_text(gallery_html(summary, root, thumb_sizes, settings), encoding="utf-8")
+        Path(tmp).write_text(gallery_html(summary, attend_by_key, thumb_sizes, settings), encoding="utf-8")
     return written
