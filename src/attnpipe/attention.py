@@ -6,9 +6,9 @@ import torch
 from .scaling import scale_factor
 
 
-def attend(q, k, v, heads: int = 1, scale="1/sqrt(d_head)", causal: bool = False, softmax: bool = True,
-           kv_heads: int | None = None):
-    """Multi-head attention over Q, K, V (T, d_k), (T, d_k), (T, d_v).
+def attend(q, k, v, *, heads: int, scale, causal: bool, softmax: bool, kv_heads: int | None = None):
+    """Multi-head attention over Q, K, V (T, d_k), (T, d_k), (T, d_v), with a weight setting's attention
+    options (no defaults here: a setting's come from the config schema, attnpipe.config).
 
     Head i uses columns i*d_head ... (i+1)*d_head-1 of each projection (as BERT and GPT-2 do). With
     grouped-query attention (kv_heads < heads; K and V then have kv_heads blocks) query head i reads

@@ -22,7 +22,7 @@ def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
         rotated = read_stage(inputs["rotate"])
         q, k = rotated["queries_rotated"], rotated["keys_rotated"]
     result = attend(q["tensor"], k["tensor"], v["tensor"], **settings)
-    heads, kv_heads = settings.get("heads", 1), settings.get("kv_heads")
+    heads, kv_heads = settings["heads"], settings.get("kv_heads")  # kv_heads: grouped-query models only
     blocks = [f"h{i}(kv{kv_head_of(i, heads, kv_heads)})" for i in range(heads)] if kv_heads else None
     records = {}
     for name, key in RESULTS.items():
@@ -35,5 +35,5 @@ def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
     records["scale_factor"] = record(factor, ["scale_factor"], ["value"])
     # Under the causal mask a query's future keys score -inf by design; any other NaN/inf is an overflow.
     future = torch.ones(q["tensor"].shape[0], k["tensor"].shape[0], dtype=torch.bool).triu(diagonal=1)
-    write_stage(records, outputs, masked={"scaled_scores": future} if settings.get("causal") else None)
+    write_stage(records, outputs, masked={"scaled_scores": future} if settings["causal"] else None)
     write_log(log, f"attend {settings} -> attention {tuple(result['weights'].shape)}")
