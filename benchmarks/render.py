@@ -27,11 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
+from workdir import REPO, copy_workflow, read_config, write_config
 
 from attnpipe.config import load_schema, load_sweep
 
-REPO = Path(__file__).resolve().parent.parent
 RENDER_JOB = """
 import sys
 from attnpipe.stages import render
@@ -59,11 +58,6 @@ def notebook_scene(notebook: Path) -> str:
     end = text.index("self.play(*[FadeOut(mob) for mob in self.mobjects])", start)
     body = text[start:end] + "self.play(*[FadeOut(mob) for mob in self.mobjects])\n"
     return "from manim import *\nimport numpy as np\n\n" + body
-
-
-def copy_workflow(wd: Path) -> None:
-    for part in ["Snakefile", "config", "workflow", "profiles"]:
-        (shutil.copytree if (REPO / part).is_dir() else shutil.copy2)(REPO / part, wd / part)
 
 
 def reference_seconds(notebook: Path, wd: Path) -> float | None:
@@ -116,12 +110,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wd = Path(tmp)
         copy_workflow(wd)
-        cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+        cfg = read_config(REPO)
         digits = "0123456789" * 10
         prompts = {n: ("012" if n == 3 else digits[1:n + 1]) for n in args.tokens}
         cfg["prompts"] = [{"id": f"t{n}", "text": text} for n, text in prompts.items()]
         cfg["weights"] = {"seed": cfg["weights"]["seed"]}
-        (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg))
+        write_config(wd, cfg)
         targets = [f"results/seed/t{n}/attend.pt" for n in args.tokens]
         timed([sys.executable, "-m", "snakemake", "--cores", "2", *targets], wd)
 

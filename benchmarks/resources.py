@@ -18,7 +18,6 @@ attnpipe-import-hf: 12 heads, d 384, 10 tokens; needs the test and hf extras), e
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,8 +27,7 @@ from pathlib import Path
 
 import psutil
 import yaml
-
-REPO = Path(__file__).resolve().parent.parent
+from workdir import copy_workflow, read_config, write_config
 
 
 def run_measured(cmd: list[str], cwd: Path) -> dict:
@@ -94,7 +92,7 @@ def import_minilm(wd: Path) -> tuple[str, str]:
                     "--layer", "3", "--prompt", MINILM_PROMPT, "--out", "imported", "--name", "minilm"],
                    cwd=wd, env=env, check=True, capture_output=True)
     cfg = yaml.safe_load((wd / "imported/config.yaml").read_text())
-    (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+    write_config(wd, cfg)
     return cfg["prompts"][0]["id"], next(iter(cfg["weights"]))
 
 
@@ -108,16 +106,15 @@ SIZE_CLASSES = {
 
 
 def set_up(wd: Path, size: str) -> tuple[str, str]:
-    for part in ["Snakefile", "config", "workflow", "profiles"]:
-        (shutil.copytree if (REPO / part).is_dir() else shutil.copy2)(REPO / part, wd / part)
+    copy_workflow(wd)
     how = SIZE_CLASSES[size]
     if callable(how):
         return how(wd)
     prompt, weights = how
     if size == "64 tokens":
-        cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
+        cfg = read_config(wd)
         cfg["prompts"].append({"id": "64", "text": ("3141592653" * 7)[:64]})
-        (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+        write_config(wd, cfg)
     return prompt, weights
 
 
@@ -144,9 +141,9 @@ def main() -> None:
                         "project": f"results/{w}/{p}/project.pt", "attend": f"results/{w}/{p}/attend.pt", **jobs}
             for name, target in jobs.items():
                 if name.startswith("render"):
-                    cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
+                    cfg = read_config(wd)
                     cfg.setdefault("render", {})["preset"] = name.split("(")[1].rstrip(")")
-                    (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+                    write_config(wd, cfg)
                 runs = [run_measured([*smk, "--force", target], wd) for _ in range(args.repeat)]
                 key = f"{size}: {name}"
                 rows[key] = {k: max(r[k] for r in runs) for k in runs[0]}

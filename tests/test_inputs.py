@@ -1,11 +1,10 @@
 """Tokens, ids, embeddings, matrix specs and stage files: the library parts the stages are built from."""
 
-import os
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import Payload  # a pickle whose loading would run a shell command
 
 from attnpipe import torchfile
 from attnpipe.atomicfile import atomic_path
@@ -99,11 +98,6 @@ def test_bad_matrix_files(tmp_path):
     for name, message in expectations.items():
         with pytest.raises(SpecError, match=message):
             load_matrix({"file": str(tmp_path / name)}, 2)
-
-
-class Payload:
-    def __reduce__(self):
-        return (os.system, ("touch pwned",))
 
 
 def test_pt_files_never_execute_code(tmp_path, monkeypatch):

@@ -7,20 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import read_config, snakemake
-
-from attnpipe.tokens import derive_id
+from conftest import combinations, read_config, snakemake
 
 STAGE_CSVS = {
     "project": ["queries", "keys", "values"],
     "attend": ["scores", "scaled_scores", "attention", "output", "scale_factor"],
 }
-
-
-def combinations(workdir):
-    cfg = read_config(workdir)
-    prompts = [derive_id(p) if isinstance(p, str) else p.get("id") or derive_id(p["text"]) for p in cfg["prompts"]]
-    return [(w, p) for w in cfg["weights"] for p in prompts]
 
 
 def load(path):
