@@ -44,9 +44,10 @@ def main() -> None:
         config = {"models": {"minilm": {"path": str(path)}},
                   "weights": {"minilm": {"model": "minilm", "layers": "all"}}, "prompts": texts}
         wd = copy_workflow(Path(tmp) / "wf", config)
+        from attnpipe import layout
         from attnpipe.tokens import derive_id
 
-        forwards = [f"results/models/minilm/{derive_id(t)}/forward.pt" for t in texts]
+        forwards = [layout.stage_file(layout.model_dir("minilm", derive_id(t)), "forward") for t in texts]
         cores = ["--cores", str(args.cores)]
         t_forward = snakemake(wd, *forwards, *cores)
         t_rest = snakemake(wd, "numeric", *cores)

@@ -29,6 +29,8 @@ import psutil
 import yaml
 from workdir import copy_workflow, read_config, write_config
 
+from attnpipe import layout
+
 
 def run_measured(cmd: list[str], cwd: Path) -> dict:
     """Run cmd; return peak RSS of its process tree (MB), CPU seconds of the tree, wall seconds."""
@@ -134,11 +136,13 @@ def main() -> None:
             # a cold glyph cache of this run's own: the first render of a fresh clone
             os.environ["ATTNPIPE_CACHE_DIR"] = str(wd / "glyph-cache")
             smk = [sys.executable, "-m", "snakemake", "--cores", "1", "--workflow-profile", "none"]
-            subprocess.run([*smk, f"results/{w}/{p}/attend.pt"], cwd=wd, check=True, capture_output=True)
-            jobs = {f"render ({preset})": f"results/{w}/{p}/attention.mp4" for preset in args.presets}
+            combination = layout.combination_dir(w, p)
+            subprocess.run([*smk, layout.stage_file(combination, "attend")], cwd=wd, check=True, capture_output=True)
+            jobs = {f"render ({preset})": layout.combination_file(w, p, layout.VIDEO) for preset in args.presets}
             if args.numeric and size == "small":
-                jobs = {"embed": f"results/embeddings/{p}/embed.pt", "weights": f"results/{w}/weights.pt",
-                        "project": f"results/{w}/{p}/project.pt", "attend": f"results/{w}/{p}/attend.pt", **jobs}
+                jobs = {"embed": layout.stage_file(layout.embeddings_dir(p), "embed"),
+                        "weights": layout.stage_file(layout.weights_dir(w), "weights"),
+                        **{stage: layout.stage_file(combination, stage) for stage in ("project", "attend")}, **jobs}
             for name, target in jobs.items():
                 if name.startswith("render"):
                     cfg = read_config(wd)
