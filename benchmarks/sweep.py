@@ -10,7 +10,6 @@ spend on start-up alone (that same import, once per job).
 """
 
 import argparse
-import shutil
 import statistics
 import subprocess
 import sys
@@ -19,13 +18,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
-
-REPO = Path(__file__).resolve().parent.parent
+from workdir import REPO, copy_workflow, read_config
 
 
 def grid_config(n_prompts: int, n_weights: int) -> dict:
-    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    cfg = read_config(REPO)
     rng = np.random.default_rng(0)
     cfg["prompts"] = ["".join(map(str, rng.integers(0, 10, rng.integers(3, 13)))) for _ in range(n_prompts)]
     cfg["prompts"] = [f"{p}{i}" for i, p in enumerate(cfg["prompts"])]  # unique ids
@@ -59,10 +56,7 @@ def main() -> None:
 
     bare_import = [sys.executable, "-c", "import torch, pandas"]
     with tempfile.TemporaryDirectory() as tmp:
-        wd = Path(tmp)
-        for part in ["Snakefile", "config", "workflow", "profiles"]:
-            (shutil.copytree if (REPO / part).is_dir() else shutil.copy2)(REPO / part, wd / part)
-        (wd / "config/config.yaml").write_text(yaml.safe_dump(grid_config(args.prompts, args.weights)))
+        wd = copy_workflow(Path(tmp), grid_config(args.prompts, args.weights))
         smk = [sys.executable, "-m", "snakemake", "numeric", "--cores", str(args.cores)]  # no videos
         dry = timed([*smk, "-n"], wd)
         full = timed(smk, wd)

@@ -1,5 +1,6 @@
 """Shared helpers: real Snakemake runs in a temporary copy of the workflow (and of src/attnpipe, so a
-test may edit library code without touching the checkout)."""
+test may edit library code without touching the checkout), and what several test modules check or build
+(combinations, check_video, Payload). Test modules import from here, never from each other."""
 
 import hashlib
 import os
@@ -9,8 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+
+from attnpipe.tokens import derive_id
 
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOW_PARTS = ["Snakefile", "config", "workflow", "profiles", "src"]
@@ -78,12 +82,53 @@ def write_config(workdir: Path, config: dict) -> None:
     (workdir / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
 
+def combinations(workdir):
+    cfg = read_config(workdir)
+    prompts = [derive_id(p) if isinstance(p, str) else p.get("id") or derive_id(p["text"]) for p in cfg["prompts"]]
+    return [(w, p) for w in cfg["weights"] for p in prompts]
+
+
 def snapshot(folder: Path) -> dict:
     """path -> (mtime_ns, sha256) for every file under `folder`."""
     return {
         str(p.relative_to(folder)): (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
         for p in sorted(folder.rglob("*")) if p.is_file()
     }
+
+
+def check_video(folder, preset) -> float:
+    """The mp4 decodes at the preset's size and rate; the still is not blank, is 1920x1080 whatever the
+    preset, and shows the video's last frame (the result stays on screen: no fade to black)."""
+    import av  # the video's decoder, and the still's size: only where a test checks a video
+    from PIL import Image
+
+    from attnpipe.render.labels import STILL_SIZE
+
+    with av.open(str(folder / "attention.mp4")) as container:
+        stream = container.streams.video[0]
+        frames = [f for f in container.decode(video=0)]
+        assert (stream.width, stream.height) == (preset["pixel_width"], preset["pixel_height"])
+        assert stream.average_rate == preset["frame_rate"]
+        seconds = float(container.duration) / av.time_base
+        assert abs(len(frames) - seconds * preset["frame_rate"]) <= 1
+        assert len(frames) > 5 * preset["frame_rate"]  # a story, not a flash
+    image = Image.open(folder / "attention.png").convert("RGB")
+    still = np.asarray(image)
+    assert still.shape == (STILL_SIZE[1], STILL_SIZE[0], 3)
+    assert still.std() > 10 and (still.max(axis=2) > 60).mean() > 0.02, f"blank still: {folder}"
+    # the still is the last frame's content drawn at its own size: brought down to the video's size, the
+    # two match (another frame of the story, or another combination's result, differs by far more)
+    last = np.asarray(frames[-1].to_image().convert("RGB"), dtype=float)
+    small = np.asarray(image.resize((preset["pixel_width"], preset["pixel_height"]), Image.Resampling.BOX), dtype=float)
+    assert np.abs(last - small).mean() < 4
+    return seconds
+
+
+class Payload:
+    """A pickle whose loading would run a shell command (touch pwned)."""
+
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
 
 
 # Debian's chromium (./run.sh test installs it) with what it needs here: no sandbox as root, no GPU, and

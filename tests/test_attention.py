@@ -27,7 +27,7 @@ def test_notebook_first_cell():
 def test_notebook_queries_and_raw_scores():
     q = project(SEED_X, SEED_W)
     assert q.tolist() == [[2, 1, 1], [0, -8, -2], [0, 0, 1]]
-    result = attend(q, q, q, scale="none", softmax=False)
+    result = attend(q, q, q, heads=1, scale="none", causal=False, softmax=False)
     assert result["scores"][0].tolist() == [[6, -10, 1], [-10, 68, -2], [1, -2, 1]]
     assert torch.equal(result["weights"], result["scores"])
 
@@ -43,7 +43,7 @@ def test_matches_torch_scaled_dot_product_attention(heads, causal):
     gen = torch.Generator().manual_seed(heads)
     T, d = 5, 8
     q, k, v = (torch.randn(T, d, generator=gen, dtype=torch.float64) for _ in range(3))
-    result = attend(q, k, v, heads=heads, causal=causal)
+    result = attend(q, k, v, heads=heads, scale="1/sqrt(d_head)", causal=causal, softmax=True)
 
     def split(t):
         return t.view(T, heads, d // heads).transpose(0, 1)
@@ -60,7 +60,7 @@ def test_matches_torch_scaled_dot_product_attention(heads, causal):
 
 def test_causal_without_softmax_zeroes_masked_weights():
     q = project(SEED_X, SEED_W)
-    result = attend(q, q, q, scale=0.5, causal=True, softmax=False)
+    result = attend(q, q, q, heads=1, scale=0.5, causal=True, softmax=False)
     assert result["weights"][0].tolist() == [[3, 0, 0], [-5, 34, 0], [0.5, -1, 0.5]]
     assert torch.isneginf(result["scaled_scores"][0, 0, 1])
 

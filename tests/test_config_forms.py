@@ -1,9 +1,13 @@
 """Every way the config can name prompts and weights, through a real sweep."""
 
+import copy
+
 import numpy as np
 import pandas as pd
 import torch
-from conftest import copy_workflow, job, planned_jobs, read_config, snakemake, write_config
+from conftest import REPO, copy_workflow, job, planned_jobs, read_config, snakemake, write_config
+
+from attnpipe.config import load_schema, load_sweep
 
 SEED_W = [[2, 1, 1], [4, -6, 0], [-2, 7, 2]]
 
@@ -48,3 +52,19 @@ def test_weight_files_prompt_forms_and_biases(tmp_path):
     prompts = ["012", "hello-world-0", "spaced"]
     expected = {job(s, weights="npy", prompt=p) for s in ("project", "attend", "render") for p in prompts}
     assert planned_jobs(wd) == expected | {job("weights", weights="npy")}
+
+
+def test_defaults_come_from_the_schema():
+    schema = load_schema(REPO / "workflow/schemas/config.schema.yaml")
+    cfg = {"vocab": {"a": [1.0, 0.0], "aa": [0.0, 1.0]}, "prompts": ["aa"], "weights": {"w": {"shared": "identity"}}}
+    sweep = load_sweep(copy.deepcopy(cfg), schema)
+    assert sweep.render == {"preset": "preview", "precision": 2, "scheme": "default"}
+    assert sweep.weights["w"].attention == {"scale": "1/sqrt(d_head)", "causal": False, "softmax": True, "heads": 1}
+    assert sweep.prompts["aa"].tokens == ["a", "a"]  # tokenizer: characters
+    # the schema is the one place they are written: change one there, and the sweep follows
+    schema["properties"]["render"]["properties"]["precision"]["default"] = 3
+    schema["$defs"]["weight_setting"]["properties"]["attention"]["properties"]["causal"]["default"] = True
+    schema["properties"]["tokenizer"]["default"] = "words"
+    sweep = load_sweep(copy.deepcopy(cfg), schema)
+    assert sweep.render["precision"] == 3 and sweep.weights["w"].attention["causal"] is True
+    assert sweep.prompts["aa"].tokens == ["aa"]

@@ -5,6 +5,8 @@ page are rebuilt."""
 import json
 import math
 import re
+import subprocess
+import sys
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
@@ -163,7 +165,8 @@ def test_pages_escape_what_a_prompt_text_holds(built_default):
     results = built_default / "results"
     frame = pd.read_csv(results / "summary.csv", dtype=str, keep_default_na=False)
     frame.loc[frame["prompt"] == "012", "text"] = hostile
-    page = gallery_html(frame, results, {still: (320, 180) for still in frame["still"]},
+    attend_pts = {(w, p): results / w / p / "attend.pt" for w, p in zip(frame["weights"], frame["prompt"])}
+    page = gallery_html(frame, attend_pts, {still: (320, 180) for still in frame["still"]},
                         {"precision": 2, "scheme": "default"})
     table = read_summary(built_default)
     table.loc[table["prompt"] == "012", "text"] = hostile
@@ -196,11 +199,11 @@ def test_page_is_offline_and_every_link_resolves(built_default):
     assert sorted(Path(link).name for link in parser.links if link.endswith("thumbnail.png")) == ["thumbnail.png"] * 20
 
 
-def test_gallery_colours_are_the_scene_colours():
-    from attnpipe.gallery import RAMPS
-    from attnpipe.render.scene import SCHEMES
-
-    assert RAMPS == {name: scheme["low"] for name, scheme in SCHEMES.items()}
+def test_gallery_job_imports_no_manim():
+    # the page takes the video's palette from render.colours, which must stay Manim-free: the gallery job
+    # runs where Snakemake runs, and importing Manim there would cost seconds for nothing
+    check = "import sys, attnpipe.stages.gallery; print(sorted(m for m in sys.modules if m.split('.')[0] == 'manim'))"
+    assert subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 
 def report_data(report: zipfile.ZipFile, name: str):
@@ -238,19 +241,27 @@ def test_report_zip_has_stills_and_summary_in_categories(built_copy):
 
 
 def test_heatmap_numbers_colours_and_long_prompts():
-    from attnpipe.gallery import RAMPS, heatmap_html
+    from attnpipe.gallery import heatmap_html
+    from attnpipe.render.colours import SCHEMES
     from attnpipe.stagefiles import record
 
     # softmax: false leaves weights outside [0, 1]: coloured from their own minimum to maximum
     labels = ["0:a", "1:b"]
     weights = record(torch.tensor([[[-2.0, 0.5], [1.0, 3.0]]], dtype=torch.float64), labels, labels)
-    cells = re.findall(r'<td style="background:(#\w+);color:#\w+" title="([^"]*)">([^<]*)</td>',
-                       heatmap_html(weights, 2, RAMPS["default"]))
-    assert [text for _, _, text in cells] == ["−2", "0.5", "1", "3"]
-    assert cells[0][0] == RAMPS["default"][0] and cells[3][0] == RAMPS["default"][-1]
-    assert cells[1][1] == "0:a → 1:b: 0.5"
+    cells = re.findall(r'<td style="background:(#\w+);color:(#\w+)" title="([^"]*)">([^<]*)</td>',
+                       heatmap_html(weights, 2, SCHEMES["default"]))
+    assert [text for *_, text in cells] == ["−2", "0.5", "1", "3"]
+    low = SCHEMES["default"]["low"]
+    assert cells[0][0] == low[0] and cells[3][0] == low[-1]
+    # the video's text colour rule: white on the darkest cell, black on the lightest
+    assert (cells[0][1], cells[3][1]) == ("#ffffff", "#000000")
+    # a masked cell (softmax: false keeps the causal mask's -inf) in the video's masked colour
+    masked = record(torch.tensor([[[1.0, -math.inf], [1.0, 2.0]]], dtype=torch.float64), labels, labels)
+    assert f'<td style="background:{SCHEMES["default"]["masked"]};color:#ffffff" title="0:a → 1:b: −∞">' in (
+        heatmap_html(masked, 2, SCHEMES["default"]))
+    assert cells[1][2] == "0:a → 1:b: 0.5"
     # above 12 tokens: colours only, every number still in the cell's title
     labels = [f"{i}:t{i}" for i in range(13)]
     uniform = record(torch.full((1, 13, 13), 1 / 13, dtype=torch.float64), labels, labels)
-    cells = re.findall(r'<td [^>]*title="[^"]*: ([^"]*)">([^<]*)</td>', heatmap_html(uniform, 2, RAMPS["default"]))
+    cells = re.findall(r'<td [^>]*title="[^"]*: ([^"]*)">([^<]*)</td>', heatmap_html(uniform, 2, SCHEMES["default"]))
     assert len(cells) == 169 and all(title == "0.08" and text == "" for title, text in cells)

@@ -10,8 +10,9 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
-from conftest import copy_workflow, read_config, snakemake, write_config
-from test_render import PRESETS, check_video
+from conftest import check_video, copy_workflow, read_config, snakemake, write_config
+
+from attnpipe.render.video import PRESETS
 
 LTR = ["0.25", "−10", "Q[1,0] = (−2)×2 + 1×4 = 0", "“012”  ·  weights: seed", "rows: queries · columns: keys"]
 

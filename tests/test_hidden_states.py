@@ -7,10 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import REPO, copy_workflow, job, planned_jobs, read_config, snakemake, write_config
+from conftest import REPO, Payload, copy_workflow, job, planned_jobs, read_config, snakemake, write_config
 from safetensors.numpy import save_file as save_safetensors
 from safetensors.torch import save_file as save_torch_safetensors
-from test_inputs import Payload  # a pickle whose loading would run a shell command
 
 from attnpipe.arrayfiles import read_labelled_file
 from attnpipe.config import ConfigError, load_schema, load_sweep

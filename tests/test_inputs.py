@@ -1,11 +1,10 @@
 """Tokens, ids, embeddings, matrix specs and stage files: the library parts the stages are built from."""
 
-import os
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import Payload  # a pickle whose loading would run a shell command
 
 from attnpipe import torchfile
 from attnpipe.atomicfile import atomic_path
@@ -13,7 +12,7 @@ from attnpipe.embedding import fallback_vector, lookup
 from attnpipe.limits import MAX_VALUES, MAX_WIDTH
 from attnpipe.matrices import SpecError, load_matrix, load_vector
 from attnpipe.stagefiles import read_stage, record, write_stage
-from attnpipe.tokens import derive_id, is_periodic, is_safe_id, row_labels, tokenize
+from attnpipe.tokens import derive_id, is_periodic, is_safe_id, row_labels, strip_positions, token_of, tokenize
 
 SEED_W = [[2.0, 1, 1], [4, -6, 0], [-2, 7, 2]]
 
@@ -22,6 +21,10 @@ def test_tokenizers_and_labels():
     assert tokenize("012", "characters") == ["0", "1", "2"]
     assert tokenize("the cat  sat\ton the", "words") == ["the", "cat", "sat", "on", "the"]
     assert row_labels(["the", "cat", "sat", "on", "the"])[4] == "4:the"
+    # read back: a token may hold ":" itself, and only a full set of positions 0, 1, ... is stripped
+    tokens = ["the", "a:b", ":", " "]
+    assert [token_of(label) for label in row_labels(tokens)] == strip_positions(row_labels(tokens)) == tokens
+    assert strip_positions(["1:a", "0:b"]) == ["1:a", "0:b"] and token_of("d0") == "d0"
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -95,11 +98,6 @@ def test_bad_matrix_files(tmp_path):
     for name, message in expectations.items():
         with pytest.raises(SpecError, match=message):
             load_matrix({"file": str(tmp_path / name)}, 2)
-
-
-class Payload:
-    def __reduce__(self):
-        return (os.system, ("touch pwned",))
 
 
 def test_pt_files_never_execute_code(tmp_path, monkeypatch):

@@ -11,9 +11,8 @@ import av
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import copy_workflow, job, planned_jobs, read_config, snakemake, write_config
+from conftest import check_video, combinations, copy_workflow, job, planned_jobs, read_config, snakemake, write_config
 from PIL import Image
-from test_workflow import combinations
 
 from attnpipe.render.labels import STILL_SIZE
 from attnpipe.render.numbers import dot_product, fmt, token_label
@@ -46,29 +45,6 @@ def test_publish_preset_renders_full_hd(tmp_path):
     snakemake(workdir, "--cores", "2", check=True)
     seconds = check_video(workdir / "results/seed/012", PRESETS["publish"])
     assert seconds > 15  # preview's story of the same combination is ~13 s: the pauses are 1.5x longer
-
-
-def check_video(folder, preset) -> float:
-    """The mp4 decodes at the preset's size and rate; the still is not blank, is 1920x1080 whatever the
-    preset, and shows the video's last frame (the result stays on screen: no fade to black)."""
-    with av.open(str(folder / "attention.mp4")) as container:
-        stream = container.streams.video[0]
-        frames = [f for f in container.decode(video=0)]
-        assert (stream.width, stream.height) == (preset["pixel_width"], preset["pixel_height"])
-        assert stream.average_rate == preset["frame_rate"]
-        seconds = float(container.duration) / av.time_base
-        assert abs(len(frames) - seconds * preset["frame_rate"]) <= 1
-        assert len(frames) > 5 * preset["frame_rate"]  # a story, not a flash
-    image = Image.open(folder / "attention.png").convert("RGB")
-    still = np.asarray(image)
-    assert still.shape == (STILL_SIZE[1], STILL_SIZE[0], 3)
-    assert still.std() > 10 and (still.max(axis=2) > 60).mean() > 0.02, f"blank still: {folder}"
-    # the still is the last frame's content drawn at its own size: brought down to the video's size, the
-    # two match (another frame of the story, or another combination's result, differs by far more)
-    last = np.asarray(frames[-1].to_image().convert("RGB"), dtype=float)
-    small = np.asarray(image.resize((preset["pixel_width"], preset["pixel_height"]), Image.Resampling.BOX), dtype=float)
-    assert np.abs(last - small).mean() < 4
-    return seconds
 
 
 def stage_block(folder, embed, source, rows, cols, forward=None):

@@ -1,25 +1,18 @@
 """The default sweep, end to end, through the real Snakemake CLI."""
 
+import dataclasses
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import copy_workflow, read_config, snakemake, write_config
-
-from attnpipe.tokens import derive_id
+from conftest import combinations, copy_workflow, read_config, snakemake, write_config
 
 STAGE_CSVS = {
     "project": ["queries", "keys", "values"],
-    "attend": ["scores", "scaled_scores", "attention", "output"],
+    "attend": ["scores", "scaled_scores", "attention", "output", "scale_factor"],
 }
-
-
-def combinations(workdir):
-    cfg = read_config(workdir)
-    prompts = [derive_id(p) if isinstance(p, str) else p.get("id") or derive_id(p["text"]) for p in cfg["prompts"]]
-    return [(w, p) for w in cfg["weights"] for p in prompts]
 
 
 def load(path):
@@ -104,9 +97,30 @@ def test_scaled_causal_softmax_setting(built_default):
     future = torch.ones(T, T, dtype=torch.bool).triu(1)
     assert torch.isneginf(scaled[future]).all()
     assert torch.allclose(scaled[~future], scores[~future] / math.sqrt(3))
+    assert torch.equal(scaled[~future], scores[~future] * tensor(folder, "attend", "scale_factor")[0, 0])
     assert (weights[future] == 0).all()
     assert torch.allclose(weights.sum(-1), torch.ones(T, dtype=torch.float64))
     assert torch.allclose(tensor(folder, "attend", "output"), weights @ values)
+
+
+def test_scale_factor_is_saved_and_labels_the_video(built_default):
+    from attnpipe.config import load_schema, load_sweep
+    from attnpipe.render.story import read_story
+
+    sweep = load_sweep(read_config(built_default), load_schema(built_default / "workflow/schemas/config.schema.yaml"))
+    results = built_default / "results"
+    # scale: none, the default 1/sqrt(d_head) with one head of 3 and with two heads of 2
+    for weights, factor, label in (("seed", 1.0, None), ("seed-causal", 1 / math.sqrt(3), "× 1/√3"),
+                                   ("two-heads", 1 / math.sqrt(2), "× 1/√2")):
+        folder = results / weights / "012"
+        assert tensor(folder, "attend", "scale_factor").tolist() == [[factor]]
+        assert pd.read_csv(folder / "scale_factor.csv", index_col=0).loc["scale_factor", "value"] == factor
+        paths = {"embed": results / "embeddings/012/embed.pt", "weights": results / weights / "weights.pt",
+                 "project": folder / "project.pt", "attend": folder / "attend.pt"}
+        story = read_story(paths, sweep.render_settings(weights, "012"))
+        assert story.scale_factor == factor and story.scale_label() == label
+    # the label is the saved number, not the config's words: any other factor is written out
+    assert dataclasses.replace(story, scale_factor=0.25).scale_label() == "× 0.25"
 
 
 def test_word_prompt_labels_repeated_tokens_by_position(built_default):

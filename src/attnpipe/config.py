@@ -17,18 +17,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import yaml
 
-from . import configfile, embedding, matrices, tokens
+from . import configfile, embedding, layout, matrices, tokens
 from .limits import MAX_CONFIG_VALUES, MAX_HEADS, MAX_ID, MAX_TEXT, MAX_TOKENS, MAX_VALUES, MAX_WIDTH
 from .models import spec as model_spec
-from .schema import StructureError, check_structure, shown
+from .schema import StructureError, check_structure, defaults, shown
 
 # results/embeddings/ holds the per-prompt stage, results/models/ the forward passes; the others are files
-RESERVED_NAMES = {"embeddings", "models", "summary.csv", "summary.html", "index.html"}
-PROJECTIONS = ("query", "key", "value")
+RESERVED_NAMES = {layout.EMBEDDINGS, layout.MODELS,
+                  *(name.rsplit("/", 1)[1] for name in (layout.SUMMARY_CSV, layout.SUMMARY_HTML, layout.GALLERY))}
+PROJECTIONS = layout.ROLES
 # results/<weights>/ holds the weights stage's files beside one folder per prompt: a prompt id may not be one
-RESERVED_PROMPT_IDS = {"weights.pt"} | {f"{kind}_{role}.csv" for kind in ("w", "b") for role in PROJECTIONS}
-RENDER_DEFAULTS = {"preset": "preview", "precision": 2, "scheme": "default"}
-ATTENTION_DEFAULTS = {"scale": "1/sqrt(d_head)", "causal": False, "softmax": True, "heads": 1}
+RESERVED_PROMPT_IDS = {path.rsplit("/", 1)[1] for path in layout.stage_files("", "weights").values()}
 
 
 class ConfigError(ValueError):
@@ -55,7 +54,7 @@ class WeightSetting:
     name: str
     projections: dict  # query/key/value -> matrix spec (`shared` expanded)
     biases: dict  # query/key/value -> vector spec, only those given
-    attention: dict  # ATTENTION_DEFAULTS filled in
+    attention: dict  # the schema's defaults filled in
     show_heads: list[int]  # the heads its videos walk through
 
     def files(self) -> list[str]:
@@ -68,7 +67,7 @@ class Sweep:
     d_model: int
     vocab: dict[str, list[float]]
     fallback: dict | None
-    render: dict = field(default_factory=lambda: dict(RENDER_DEFAULTS))
+    render: dict  # the schema's defaults filled in
     prompts: dict[str, Prompt] = field(default_factory=dict)
     weights: dict[str, WeightSetting] = field(default_factory=dict)  # and model_spec.ModelSetting
     models: dict = field(default_factory=dict)  # name -> model_spec.Model
@@ -154,7 +153,7 @@ def load_sweep(config: dict, schema: dict) -> Sweep:
         config = check_structure(config, schema)
     except StructureError as err:
         raise ConfigError(str(err)) from None
-    return _resolve(config)
+    return _resolve(config, schema)
 
 
 def canonical(value):
@@ -167,11 +166,11 @@ def canonical(value):
     return value
 
 
-def _resolve(config: dict) -> Sweep:
+def _resolve(config: dict, schema: dict) -> Sweep:
     vocab = {str(tok): [float(x) for x in vec] for tok, vec in config.get("vocab", {}).items()}
     fallback = canonical(config.get("unknown_tokens"))
     vocab_width = _vocab_width(vocab, fallback)
-    default_tokenizer = config.get("tokenizer", "characters")
+    default_tokenizer = config.get("tokenizer", defaults(schema)["tokenizer"])
     try:
         models = model_spec.resolve_models(config)
     except model_spec.ModelConfigError as err:
@@ -186,7 +185,7 @@ def _resolve(config: dict) -> Sweep:
         raise ConfigError(f"weights.{next(iter(toy_weights))}: expected prompts it can embed (covered by vocab, "
                           "or with hidden_states); every prompt here is a model's alone")
     sweep = Sweep(d_model=d_model, vocab=vocab, fallback=fallback,
-                  render={**RENDER_DEFAULTS, **config.get("render", {})}, models=models)
+                  render={**defaults(schema, "render"), **config.get("render", {})}, models=models)
     first_seen: dict[str, int] = {}
     for i, prompt in enumerate(prompts):
         if prompt.id in first_seen:
@@ -199,7 +198,8 @@ def _resolve(config: dict) -> Sweep:
     longest = max(len(p.tokens) for p in prompts)
     for name, setting in config["weights"].items():
         if not model_spec.is_model_setting(setting):
-            sweep.weights[name] = _resolve_weights(str(name), setting, d_model, source, longest)
+            sweep.weights[name] = _resolve_weights(str(name), setting, d_model, source, longest,
+                                                   defaults(schema, "weights", "*", "attention"))
             continue
         try:
             expanded = model_spec.expand_setting(str(name), setting, models)
@@ -365,7 +365,8 @@ def _a(what: str) -> str:
     return f"an {what}" if what[0] in "aeiou" else f"a {what}"
 
 
-def _resolve_weights(name: str, setting: dict, d_model: int, source: str, longest: int) -> WeightSetting:
+def _resolve_weights(name: str, setting: dict, d_model: int, source: str, longest: int,
+                     attention_defaults: dict) -> WeightSetting:
     where = f"weights.{name}"
     _check_setting_name(where, name)
     given = [p for p in PROJECTIONS if p in setting]
@@ -401,7 +402,7 @@ def _resolve_weights(name: str, setting: dict, d_model: int, source: str, longes
             f"{where}: expected query and key matrices with the same number of columns, "
             f"got {widths['query']} and {widths['key']}"
         )
-    attention = {**ATTENTION_DEFAULTS, **setting.get("attention", {})}
+    attention = {**attention_defaults, **setting.get("attention", {})}
     heads = attention["heads"]
     if heads > MAX_HEADS:
         raise ConfigError(f"{where}.attention.heads: expected at most {MAX_HEADS}, got {heads}")

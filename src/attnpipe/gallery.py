@@ -4,36 +4,32 @@ A grid of prompts (rows) x weight settings (columns). Each cell: a thumbnail of 
 (click: the video plays in a dialog), the attention weights as a coloured table with their numbers (read
 from attend.pt, formatted like the video), and links to the video, still and CSVs. Check boxes filter
 prompts and weight settings. Everything is inline (CSS, JavaScript) or a relative link: no network,
-no server. The combinations, their order, texts and paths come from summary.csv.
+no server. The combinations, their order, texts and links come from summary.csv; the attention weights
+from each combination's attend.pt as the rule declares it.
 """
 
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
 
 from .atomicfile import atomic_path
+from .layout import THUMBNAIL
+from .render.colours import MAX_TEXT_CELLS, SCHEMES, hex_to_rgb, ramp, rgb_hex, text_colour_on
 from .render.numbers import fmt, token_label
 from .stagefiles import read_stage
 from .summary import read_summary
 from .templates import macro, render
 
-# The scene's colour ramps for probabilities (attnpipe.render.scene.SCHEMES[scheme]["low"]), low -> high;
-# "default" is viridis-like and colour-blind safe. tests/test_gallery.py checks they stay the same.
-RAMPS = {
-    "default": ["#440154", "#21918c", "#fde725"],
-    "grey": ["#ffffff", "#808080", "#000000"],
-}
-NONFINITE_COLOR = "#3a3a3a"
 THUMBNAIL_WIDTH = 320
-MAX_TEXT_CELLS = 12  # like the scene: above this many tokens the heatmap shows colours, numbers on hover
 CSV_LINKS = ["hidden_states", "queries", "keys", "values", "scores", "scaled_scores", "attention", "output"]
 
 
 def thumbnail_path(still) -> Path:
-    return Path(still).with_name("thumbnail.png")
+    return Path(still).with_name(THUMBNAIL)
 
 
 def write_thumbnail(still, thumbnail) -> tuple[int, int]:
@@ -47,23 +43,14 @@ def write_thumbnail(still, thumbnail) -> tuple[int, int]:
 
 
 def ramp_color(stops: list[str], t: float) -> str:
-    """'#rrggbb' at t in [0, 1] along evenly spaced colour stops (as render.colours.ramp)."""
-    rgb = [[int(s[i:i + 2], 16) for i in (1, 3, 5)] for s in stops]
-    pos = 0.0 if math.isnan(t) else min(max(t, 0.0), 1.0) * (len(stops) - 1)  # NaN: the first colour
-    lo = min(int(pos), len(stops) - 2)
-    frac = pos - lo
-    mixed = [round(a * (1 - frac) + b * frac) for a, b in zip(rgb[lo], rgb[lo + 1])]
-    return "#" + "".join(f"{c:02x}" for c in mixed)
+    """'#rrggbb' at t in [0, 1] along evenly spaced colour stops (the video's render.colours.ramp)."""
+    return rgb_hex(ramp(stops, np.float64(t)))
 
 
-def text_color(background: str) -> str:
-    r, g, b = (int(background[i:i + 2], 16) for i in (1, 3, 5))
-    return "#000" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 140 else "#fff"
-
-
-def heatmap_tables(attention: dict, precision: int, stops: list[str]) -> list[dict]:
+def heatmap_tables(attention: dict, precision: int, scheme: dict) -> list[dict]:
     """The (heads, T, T) attention weights as one table per head for heatmap.html.j2: labels, and per cell
-    its colours, its numbers (left out above MAX_TEXT_CELLS tokens) and a title naming query and key.
+    its colours (the video's palette `scheme`: its probability ramp, masked colour and text colour rule),
+    its numbers (left out above MAX_TEXT_CELLS tokens) and a title naming query and key.
 
     Weights in [0, 1] are coloured on an absolute scale (like the scene); others (softmax: false)
     from their own minimum to maximum."""
@@ -80,11 +67,11 @@ def heatmap_tables(attention: dict, precision: int, stops: list[str]) -> list[di
             cells = []
             for col, v in zip(cols, values):
                 if math.isfinite(v):
-                    background = ramp_color(stops, (v - lo) / (hi - lo) if hi > lo else 0.0)
+                    rgb = ramp(scheme["low"], np.float64((v - lo) / (hi - lo) if hi > lo else 0.0))
                 else:
-                    background = NONFINITE_COLOR
+                    rgb = hex_to_rgb(scheme["masked"])
                 text = fmt(v, precision)
-                cells.append({"background": background, "color": text_color(background),
+                cells.append({"background": rgb_hex(rgb), "color": text_colour_on(rgb),
                               "title": f"{label} → {col}: {text}", "text": text if show_numbers else ""})
             body.append({"title": label, "label": token_label(label), "cells": cells})
         tables.append({
@@ -95,9 +82,9 @@ def heatmap_tables(attention: dict, precision: int, stops: list[str]) -> list[di
     return tables
 
 
-def heatmap_html(attention: dict, precision: int, stops: list[str]) -> str:
+def heatmap_html(attention: dict, precision: int, scheme: dict) -> str:
     """heatmap_tables as HTML: one coloured <table> per head, numbers in the cells."""
-    return str(macro("heatmap.html.j2", "heatmaps")(heatmap_tables(attention, precision, stops)))
+    return str(macro("heatmap.html.j2", "heatmaps")(heatmap_tables(attention, precision, scheme)))
 
 
 def _options(row) -> str:
@@ -105,9 +92,8 @@ def _options(row) -> str:
     return f"scale {row.scale} · causal {row.causal.lower()} · softmax {row.softmax.lower()} · {heads}"
 
 
-def _cell(row, root: Path, thumb_size: tuple[int, int], precision: int, stops: list[str]) -> dict:
-    folder = Path(row.attention_csv).parent
-    attention = read_stage(root / folder / "attend.pt")["attention"]
+def _cell(row, attend_pt, thumb_size: tuple[int, int], precision: int, scheme: dict) -> dict:
+    attention = read_stage(attend_pt)["attention"]
     stats = [f"scores {fmt(float(row.min_score), precision)} … {fmt(float(row.max_score), precision)}"]
     if row.mean_entropy:
         stats.append(f"mean entropy {fmt(float(row.mean_entropy), precision)} nats")
@@ -117,13 +103,14 @@ def _cell(row, root: Path, thumb_size: tuple[int, int], precision: int, stops: l
         "empty": False, "prompt": row.prompt, "weights": row.weights, "video": row.video,
         "title": f"{row.weights} / {row.prompt}: “{row.text}”",
         "thumbnail": thumbnail_path(row.still).as_posix(), "width": thumb_size[0], "height": thumb_size[1],
-        "stats": stats, "heatmaps": heatmap_tables(attention, precision, stops), "links": links,
+        "stats": stats, "heatmaps": heatmap_tables(attention, precision, scheme), "links": links,
     }
 
 
-def gallery_html(summary: pd.DataFrame, root: Path, thumb_sizes: dict, settings: dict) -> str:
-    """The page for `summary` (rows as read from summary.csv, all strings); thumb_sizes: still -> (w, h)."""
-    precision, stops = settings["precision"], RAMPS[settings["scheme"]]
+def gallery_html(summary: pd.DataFrame, attend_pts: dict, thumb_sizes: dict, settings: dict) -> str:
+    """The page for `summary` (rows as read from summary.csv, all strings); attend_pts: (weights, prompt) ->
+    that combination's attend.pt; thumb_sizes: still -> (w, h)."""
+    precision, scheme = settings["precision"], SCHEMES[settings["scheme"]]
     prompts = dict.fromkeys(summary["prompt"])
     weights = list(dict.fromkeys(summary["weights"]))
     by_key = {(r.prompt, r.weights): r for r in summary.itertuples(index=False)}
@@ -131,7 +118,7 @@ def gallery_html(summary: pd.DataFrame, root: Path, thumb_sizes: dict, settings:
     texts = {r.prompt: r for r in summary.itertuples(index=False)}
     rows = [{
         "prompt": p, "text": texts[p].text, "n_tokens": texts[p].n_tokens,
-        "cells": [_cell(by_key[p, w], root, thumb_sizes[by_key[p, w].still], precision, stops)
+        "cells": [_cell(by_key[p, w], attend_pts[w, p], thumb_sizes[by_key[p, w].still], precision, scheme)
                   if (p, w) in by_key else {"empty": True, "prompt": p, "weights": w} for w in weights],
     } for p in prompts]
     return render(
@@ -143,13 +130,15 @@ def gallery_html(summary: pd.DataFrame, root: Path, thumb_sizes: dict, settings:
         weight_boxes=[{"value": w, "label": w} for w in weights],
         weights=[{"name": w, "options": _options(first[w])} for w in weights],
         rows=rows,
-        legend={"low": ramp_color(stops, 0), "mid": ramp_color(stops, 0.5), "high": ramp_color(stops, 1)},
+        legend={key: ramp_color(scheme["low"], t) for key, t in (("low", 0), ("mid", 0.5), ("high", 1))},
     )
 
 
-def write_gallery(summary_csv, page, settings: dict) -> list[Path]:
-    """Thumbnails beside each still and `page` (in the summary's folder); returns the thumbnails written."""
+def write_gallery(summary_csv, attend_pts: list, page, settings: dict) -> list[Path]:
+    """Thumbnails beside each still and `page` (in the summary's folder); returns the thumbnails written.
+    attend_pts: each combination's attend.pt, in the order of settings["combinations"] ([weights, prompt])."""
     root = Path(summary_csv).parent
+    attend_by_key = {(w, p): pt for (w, p), pt in zip(settings["combinations"], attend_pts, strict=True)}
     summary = read_summary(summary_csv)
     thumb_sizes, written = {}, []
     for still in summary["still"]:
@@ -157,5 +146,5 @@ def write_gallery(summary_csv, page, settings: dict) -> list[Path]:
         thumb_sizes[still] = write_thumbnail(root / still, thumbnail)
         written.append(thumbnail)
     with atomic_path(page) as tmp:
-        Path(tmp).write_text(gallery_html(summary, root, thumb_sizes, settings), encoding="utf-8")
+        Path(tmp).write_text(gallery_html(summary, attend_by_key, thumb_sizes, settings), encoding="utf-8")
     return written

@@ -77,6 +77,16 @@ def canonical_numbers(value, node: dict, root: dict, path: str):
     return int(value) if float(value).is_integer() else value
 
 
+def defaults(schema: dict, *path: str) -> dict:
+    """The `default` of each property of the object at `path` in the schema: property names, "*" for an
+    object's additionalProperties (defaults(schema, "weights", "*", "attention"): every setting's attention)."""
+    node = schema
+    for key in path:
+        node = _deref(node, schema)
+        node = node["additionalProperties"] if key == "*" else node["properties"][key]
+    return {name: prop["default"] for name, prop in _deref(node, schema)["properties"].items() if "default" in prop}
+
+
 def _deref(node: dict, root: dict) -> dict:
     while "$ref" in node:
         node = root["$defs"][node["$ref"].rsplit("/", 1)[-1]]

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from .atomicfile import atomic_path
+from .layout import STILL, VIDEO, combination_file, csv_file
 from .stagefiles import read_stage
 from .templates import render
 
@@ -72,10 +73,10 @@ def most_attended(weights: torch.Tensor, row_labels: list[str], column_labels: l
 
 def combination_row(prompt: str, text: str, weights: str, options: dict, embed_pt, hidden: dict, attend_pt,
                     root) -> dict:
-    """One summary row from a combination's hidden states (embed.pt) and attend.pt; paths relative to `root`."""
+    """One summary row from a combination's hidden states (embed.pt) and attend.pt; its links (the
+    combination's files, attnpipe.layout) relative to `root`."""
     attend = read_stage(attend_pt)
     scores, attention = attend["scores"]["tensor"], attend["attention"]
-    folder = Path(attend_pt).parent
 
     def rel(path) -> str:
         return Path(os.path.relpath(path, root)).as_posix()
@@ -94,24 +95,20 @@ def combination_row(prompt: str, text: str, weights: str, options: dict, embed_p
         "min_score": float(scores.min()),
         "mean_entropy": mean_row_entropy(attention["tensor"]),
         "most_attended": most_attended(attention["tensor"], attention["row_labels"], attention["column_labels"]),
-        "video": rel(folder / "attention.mp4"),
-        "still": rel(folder / "attention.png"),
-        "hidden_states_csv": rel(Path(embed_pt).parent / "hidden_states.csv"),
-        **{f"{name}_csv": rel(folder / f"{name}.csv") for name in COMBINATION_CSVS},
+        "video": rel(combination_file(weights, prompt, VIDEO)),
+        "still": rel(combination_file(weights, prompt, STILL)),
+        "hidden_states_csv": rel(csv_file(Path(embed_pt).parent.as_posix(), "hidden_states")),
+        **{f"{name}_csv": rel(combination_file(weights, prompt, f"{name}.csv")) for name in COMBINATION_CSVS},
     }
 
 
 def build_summary(settings: dict, embed_pts: list, attend_pts: list, root) -> pd.DataFrame:
-    """settings = {"prompts": {id: text}, "weights": {name: attention options}}.
-    A combination's attend.pt sits at <root>/<weights>/<prompt>/; its hidden states are its own embed.pt
-    beside it (a model's layer input) or its prompt's, <...>/embeddings/<prompt>/embed.pt."""
-    embed_by_folder = {Path(p).parent: p for p in embed_pts}
-    hidden = {path: read_stage(path)["hidden_states"] for path in embed_pts}  # once each
+    """settings = {"combinations": [[weights, prompt], ...], "prompts": {id: text}, "weights": {name: attention
+    options}}; embed_pts and attend_pts: each combination's embed.pt (its prompt's, or its own for a model's
+    layer) and attend.pt, in the order of settings["combinations"]."""
+    hidden = {path: read_stage(path)["hidden_states"] for path in dict.fromkeys(embed_pts)}  # once each
     rows = []
-    for attend_pt in attend_pts:
-        folder = Path(attend_pt).parent
-        prompt, weights = folder.name, folder.parent.name
-        embed_pt = embed_by_folder.get(folder) or embed_by_folder[folder.parent.parent / "embeddings" / prompt]
+    for (weights, prompt), embed_pt, attend_pt in zip(settings["combinations"], embed_pts, attend_pts, strict=True):
         rows.append(combination_row(prompt, settings["prompts"][prompt], weights, settings["weights"][weights],
                                     embed_pt, hidden[embed_pt], attend_pt, root))
     return pd.DataFrame(rows, columns=COLUMNS)

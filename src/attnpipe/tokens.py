@@ -24,6 +24,11 @@ def row_labels(tokens: list[str]) -> list[str]:
     return [f"{i}:{tok}" for i, tok in enumerate(tokens)]
 
 
+def token_of(row_label: str) -> str:
+    """'4:the' -> 'the': the token of one of row_labels' labels (a label without a position, unchanged)."""
+    return row_label.split(":", 1)[-1]
+
+
 def is_safe_id(value: str) -> bool:
     return bool(SAFE_ID.match(value)) and ".." not in value
 
@@ -58,5 +63,5 @@ def strip_positions(labels: list[str]) -> list[str]:
     """Row labels as attnpipe writes them ('0:the', '1:cat') back to tokens; other labels unchanged."""
     prefixes = [f"{i}:" for i in range(len(labels))]
     if all(label.startswith(prefix) for label, prefix in zip(labels, prefixes)):
-        return [label[len(prefix):] for label, prefix in zip(labels, prefixes)]
+        return [token_of(label) for label in labels]
     return list(labels)

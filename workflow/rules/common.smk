@@ -7,6 +7,22 @@ import sys
 from snakemake.exceptions import WorkflowError
 
 from attnpipe.config import ConfigError, load_schema, load_sweep, read_yaml
+from attnpipe.layout import (
+    GALLERY,
+    ROTARY_FORWARD_TENSORS,
+    STILL,
+    SUMMARY_CSV,
+    SUMMARY_HTML,
+    THUMBNAIL,
+    VIDEO,
+    combination_dir,
+    csv_file,
+    embeddings_dir,
+    model_dir,
+    stage_file,
+    stage_files,
+    weights_dir,
+)
 from attnpipe.models.spec import ModelSetting
 from attnpipe.provenance import code_version
 
@@ -75,21 +91,11 @@ CODE = {
     )
 }
 
-# Each stage writes <stage>.pt (all its tensors) and one CSV per tensor.
-STAGE_CSVS = {
-    "embed": ["hidden_states"],
-    "weights": [f"{kind}_{role}" for role in ("query", "key", "value") for kind in ("w", "b")],
-    "project": ["queries", "keys", "values"],
-    "attend": ["scores", "scaled_scores", "attention", "output"],
-    "forward": ["attention_inputs"],  # + rope_cos, rope_sin for rotary models (rule forward_rotary)
-    "rotate": ["queries_rotated", "keys_rotated"],
-}
-
-
-def stage_files(directory, stage):
-    """Named outputs of a stage: tensors=<dir>/<stage>.pt and <name>_csv=<dir>/<name>.csv."""
-    csvs = {f"{name}_csv": f"{directory}/{name}.csv" for name in STAGE_CSVS[stage]}
-    return {"tensors": f"{directory}/{stage}.pt", **csvs}
+# The rules' path patterns (attnpipe.layout: the one place for stage names, tensor names and paths).
+PROMPT_EMBEDDINGS = embeddings_dir("{prompt}")
+SETTING = weights_dir("{weights}")
+COMBINATION = combination_dir("{weights}", "{prompt}")
+MODEL_PROMPT = model_dir("{model}", "{prompt}")
 
 
 WILDCARD_NAMES = {"weights": "weight setting", "prompt": "prompt", "model": "model"}
@@ -207,61 +213,71 @@ def get_render_settings(wildcards):
 
 
 def get_summary_settings():
-    # What the table shows besides stage-file numbers: prompt texts and attention options.
+    # What the table shows besides stage-file numbers: its rows, prompt texts and attention options.
     return {
+        "combinations": [[weights, prompt] for weights, prompt in COMBINATIONS],
         "prompts": {pid: prompt.text for pid, prompt in SWEEP.prompts.items()},
         "weights": {name: SWEEP.attend_settings(name) for name in WEIGHTS},
     }
 
 
 def get_gallery_settings():
-    # The heatmaps' numbers and colours follow the videos' render options.
-    return {key: SWEEP.render[key] for key in ("precision", "scheme")}
+    # The heatmaps' numbers and colours follow the videos' render options; combinations: whose attend.pt is which.
+    return {
+        "combinations": [[weights, prompt] for weights, prompt in COMBINATIONS],
+        **{key: SWEEP.render[key] for key in ("precision", "scheme")},
+    }
 
 
 def get_combination_files(name):
     """results/<weights>/<prompt>/<name> for every combination, weight settings outermost."""
-    return [f"results/{weights}/{prompt}/{name}" for weights, prompt in COMBINATIONS]
+    return [f"{combination_dir(weights, prompt)}/{name}" for weights, prompt in COMBINATIONS]
+
+
+def get_attend_files():
+    """Every combination's attend.pt, in the order of get_combination_files."""
+    return [stage_file(combination_dir(weights, prompt), "attend") for weights, prompt in COMBINATIONS]
 
 
 def get_embed_file(weights, prompt):
     """A toy combination's X is its prompt's (results/embeddings/), a model's its layer's input."""
     if weights in MODEL_SETTINGS:
-        return f"results/{weights}/{prompt}/embed.pt"
-    return f"results/embeddings/{prompt}/embed.pt"
+        return stage_file(combination_dir(weights, prompt), "embed")
+    return stage_file(embeddings_dir(prompt), "embed")
 
 
 def get_numeric_outputs():
     # Every stage file: a job reruns when any file the sweep promises is missing.
     toy_prompts = dict.fromkeys(p for w, p in COMBINATIONS if w not in MODEL_SETTINGS)
-    files = [path for prompt in toy_prompts for path in stage_files(f"results/embeddings/{prompt}", "embed").values()]
+    files = [path for prompt in toy_prompts for path in stage_files(embeddings_dir(prompt), "embed").values()]
     for weights in WEIGHTS:
-        files += stage_files(f"results/{weights}", "weights").values()
+        files += stage_files(weights_dir(weights), "weights").values()
     for weights, prompt in COMBINATIONS:
         stages = ["project", "attend"]
         if weights in MODEL_SETTINGS:
             stages = ["embed", "project", "rotate", "attend"] if weights in ROTARY_SETTINGS else ["embed", *stages]
             files += get_forward_files(MODEL_SETTINGS[weights].model.name, prompt).values()
         for stage in stages:
-            files += stage_files(f"results/{weights}/{prompt}", stage).values()
-    return list(dict.fromkeys(files)) + ["results/summary.csv"]
+            files += stage_files(combination_dir(weights, prompt), stage).values()
+    return list(dict.fromkeys(files)) + [SUMMARY_CSV]
 
 
 def get_final_outputs():
-    videos = get_combination_files("attention.mp4") + get_combination_files("attention.png")
-    return get_numeric_outputs() + videos + ["results/index.html"]
+    videos = get_combination_files(VIDEO) + get_combination_files(STILL)
+    return get_numeric_outputs() + videos + [GALLERY]
 
 
 # Real models: each rule's settings name the model folder and what it reads from it; the folder's files
 # are the inputs (editing the weights reruns that model's forward and weights jobs and what follows).
 def get_forward_files(model, prompt):
     """results/models/<model>/<prompt>/: forward.pt, attention_inputs.csv (+ rope_cos/sin.csv, rotary)."""
-    files = stage_files(f"results/models/{model}/{prompt}", "forward")
-    if SWEEP.models[model].rope:
-        files.update(
-            {f"{name}_csv": f"results/models/{model}/{prompt}/{name}.csv" for name in ("rope_cos", "rope_sin")}
-        )
-    return files
+    return forward_files(model_dir(model, prompt), SWEEP.models[model].rope)
+
+
+def forward_files(directory, rotary):
+    """The forward stage's outputs; a rotary model's add the cos and sin CSVs (rule forward_rotary)."""
+    names = ROTARY_FORWARD_TENSORS if rotary else []
+    return {**stage_files(directory, "forward"), **{f"{name}_csv": csv_file(directory, name) for name in names}}
 
 
 def get_forward_settings(wildcards):
@@ -275,7 +291,7 @@ def get_model_files(wildcards):
 
 def get_model_forward(wildcards):
     model = MODEL_SETTINGS[wildcards.weights].model.name
-    return f"results/models/{model}/{wildcards.prompt}/forward.pt"
+    return stage_file(model_dir(model, wildcards.prompt), "forward")
 
 
 def get_layer_settings(wildcards):
@@ -300,13 +316,14 @@ def get_render_rotary_inputs(wildcards):
     if wildcards.weights not in ROTARY_SETTINGS:
         return {}
     return {
-        "rotate": f"results/{wildcards.weights}/{wildcards.prompt}/rotate.pt",
+        "rotate": stage_file(combination_dir(wildcards.weights, wildcards.prompt), "rotate"),
         "forward": get_model_forward(wildcards),
     }
 
 
 def get_attend_inputs(wildcards):
-    inputs = {"project": f"results/{wildcards.weights}/{wildcards.prompt}/project.pt"}
+    folder = combination_dir(wildcards.weights, wildcards.prompt)
+    inputs = {"project": stage_file(folder, "project")}
     if wildcards.weights in ROTARY_SETTINGS:
-        inputs["rotate"] = f"results/{wildcards.weights}/{wildcards.prompt}/rotate.pt"
+        inputs["rotate"] = stage_file(folder, "rotate")
     return inputs

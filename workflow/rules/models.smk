@@ -10,7 +10,7 @@ rule forward:
     input:
         get_model_files,
     output:
-        **stage_files("results/models/{model}/{prompt}", "forward"),
+        **forward_files(MODEL_PROMPT, rotary=False),
     params:
         settings=get_forward_settings,
         code=CODE["forward"],
@@ -31,9 +31,7 @@ rule forward_rotary:
     input:
         get_model_files,
     output:
-        **stage_files("results/models/{model}/{prompt}", "forward"),
-        rope_cos_csv="results/models/{model}/{prompt}/rope_cos.csv",
-        rope_sin_csv="results/models/{model}/{prompt}/rope_sin.csv",
+        **forward_files(MODEL_PROMPT, rotary=True),
     params:
         settings=get_forward_settings,
         code=CODE["forward"],
@@ -53,7 +51,7 @@ rule layer_input:
     input:
         forward=get_model_forward,
     output:
-        **stage_files("results/{weights}/{prompt}", "embed"),
+        **stage_files(COMBINATION, "embed"),
     params:
         settings=get_layer_settings,
         code=CODE["layer_input"],
@@ -74,7 +72,7 @@ rule model_weights:
     input:
         get_model_weight_files,
     output:
-        **stage_files("results/{weights}", "weights"),
+        **stage_files(SETTING, "weights"),
     params:
         settings=get_model_weight_settings,
         code=CODE["model_weights"],
@@ -94,10 +92,10 @@ rule model_weights:
 
 rule rotate:
     input:
-        project="results/{weights}/{prompt}/project.pt",
+        project=stage_file(COMBINATION, "project"),
         forward=get_model_forward,
     output:
-        **stage_files("results/{weights}/{prompt}", "rotate"),
+        **stage_files(COMBINATION, "rotate"),
     params:
         code=CODE["rotate"],
     log:

@@ -10,7 +10,7 @@ rule embed:
     input:
         get_prompt_files,
     output:
-        **stage_files("results/embeddings/{prompt}", "embed"),
+        **stage_files(PROMPT_EMBEDDINGS, "embed"),
     params:
         settings=get_embed_settings,
         code=CODE["embed"],
@@ -29,7 +29,7 @@ rule weights:
     input:
         get_weight_files,
     output:
-        **stage_files("results/{weights}", "weights"),
+        **stage_files(SETTING, "weights"),
     params:
         settings=get_weight_settings,
         code=CODE["weights"],
@@ -49,9 +49,9 @@ rule weights:
 rule project:
     input:
         embed=get_project_embed,
-        weights="results/{weights}/weights.pt",
+        weights=stage_file(SETTING, "weights"),
     output:
-        **stage_files("results/{weights}/{prompt}", "project"),
+        **stage_files(COMBINATION, "project"),
     params:
         code=CODE["project"],
     log:
@@ -69,7 +69,7 @@ rule attend:
     input:
         unpack(get_attend_inputs),  # project.pt, and rotate.pt for a rotary model
     output:
-        **stage_files("results/{weights}/{prompt}", "attend"),
+        **stage_files(COMBINATION, "attend"),
     params:
         settings=get_attend_settings,
         code=CODE["attend"],

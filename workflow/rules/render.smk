@@ -7,13 +7,13 @@ rule render:
     input:
         unpack(get_render_rotary_inputs),  # rotary models: rotate.pt and the model's forward.pt
         embed=get_project_embed,
-        weights="results/{weights}/weights.pt",
-        project="results/{weights}/{prompt}/project.pt",
-        attend="results/{weights}/{prompt}/attend.pt",
+        weights=stage_file(SETTING, "weights"),
+        project=stage_file(COMBINATION, "project"),
+        attend=stage_file(COMBINATION, "attend"),
     output:
-        video="results/{weights}/{prompt}/attention.mp4",
+        video=f"{COMBINATION}/{VIDEO}",
         still=report(
-            "results/{weights}/{prompt}/attention.png",
+            f"{COMBINATION}/{STILL}",
             caption="../report/still.rst",
             category="{weights}",
             subcategory="{prompt}",

@@ -11,17 +11,17 @@ localrules:
 
 rule summary:
     input:
-        embed=list(dict.fromkeys(get_embed_file(w, p) for w, p in COMBINATIONS)),
-        attend=get_combination_files("attend.pt"),
+        embed=[get_embed_file(w, p) for w, p in COMBINATIONS],  # one per combination: a prompt's X repeats
+        attend=get_attend_files(),
     output:
         table=report(
-            "results/summary.csv",
+            SUMMARY_CSV,
             caption="../report/summary.rst",
             category="Summary",
             labels={"table": "summary.csv"},
         ),
         page=report(
-            "results/summary.html",
+            SUMMARY_HTML,
             caption="../report/summary.rst",
             category="Summary",
             labels={"table": "summary.html"},
@@ -41,13 +41,13 @@ rule summary:
 
 rule gallery:
     input:
-        summary="results/summary.csv",
-        attend=get_combination_files("attend.pt"),
-        stills=get_combination_files("attention.png"),
-        videos=get_combination_files("attention.mp4"),
+        summary=SUMMARY_CSV,
+        attend=get_attend_files(),
+        stills=get_combination_files(STILL),
+        videos=get_combination_files(VIDEO),
     output:
-        page="results/index.html",
-        thumbnails=get_combination_files("thumbnail.png"),
+        page=GALLERY,
+        thumbnails=get_combination_files(THUMBNAIL),
     params:
         settings=get_gallery_settings(),
         code=CODE["gallery"],

@@ -1,4 +1,5 @@
-"""Colour scales: how a matrix's values become cell colours, and what its colour bar says.
+"""The palette of the video and of index.html, and colour scales: how a matrix's values become cell
+colours, and what its colour bar says. Manim-free (numpy only), so the gallery job imports it cheaply.
 
 One ColourScale per matrix (or per final frame, shared by its heads), so the cells and the bar always
 agree. Probabilities run from 0 to the largest weight shown (a 300-token prompt's weights are all near
@@ -21,6 +22,7 @@ SCHEMES = {
              "low": ["#ffffff", "#808080", "#000000"], "masked": "#606060", "accent": "#ff8c00"},
 }
 GREY = ["#000000", "#ffffff"]
+MAX_TEXT_CELLS = 12  # above this many rows or columns a matrix is coloured cells without numbers
 CLIP_PERCENTILES = (1, 99)
 OUTLIER_RANGE = 2.0  # clip when the full range is more than this many times the percentiles' range
 
@@ -87,5 +89,6 @@ def rgb_hex(rgb) -> str:
 
 
 def text_colour_on(rgb) -> str:
-    """Black on light cells, white on dark ones."""
+    """Black on light cells, white on dark ones: the cell's Rec. 601 luma (W3C's colour brightness) cut
+    at 140 of 255. The one rule for the video's cells and the page's."""
     return "#000000" if 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 140 else "#ffffff"

@@ -3,6 +3,8 @@
 
 import math
 
+from ..tokens import token_of
+
 
 def fmt(value: float, precision: int = 2) -> str:
     if math.isinf(value):
@@ -46,5 +48,4 @@ def dot_product(name: str, row: list[float], col: list[float], result: float, pr
 
 def token_label(row_label: str) -> str:
     """'4:the' -> 'the'; whitespace made visible ('␣'), since an empty label cannot be drawn."""
-    token = row_label.split(":", 1)[-1]
-    return token.replace(" ", "␣").replace("\t", "⇥").replace("\n", "⏎") or "∅"
+    return token_of(row_label).replace(" ", "␣").replace("\t", "⇥").replace("\n", "⏎") or "∅"

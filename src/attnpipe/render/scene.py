@@ -26,8 +26,9 @@ from manim import (
     config,
 )
 
+from ..tokens import token_of
 from . import glyphs
-from .colours import CLIP_PERCENTILES, SCHEMES, ColourScale
+from .colours import CLIP_PERCENTILES, MAX_TEXT_CELLS, SCHEMES, ColourScale
 from .glyphs import GlyphText
 from .labels import axis_labels, min_font, ordinal, place_labels
 from .numbers import dot_product, fmt, shown_terms, term, token_label
@@ -35,7 +36,6 @@ from .result import result_panel
 from .story import Story, interesting_cell, rotated_pair
 from .widgets import block_outline, colour_bar, end_label, heatmap_image, number_grid
 
-MAX_TEXT_CELLS = 12  # above this many rows or columns a matrix is a heatmap without numbers
 MAX_CHIPS = 24  # above this many tokens, the prompt's chips end with "… N tokens"
 KEPT_MATRICES = 8  # built matrices kept for reuse (by later steps): memory stays flat as heads grow
 
@@ -108,7 +108,7 @@ class AttentionStory(Scene):
                 chips[i][0].set_stroke(self.colors["accent"], width=3)
             arrow = None
             if arrows:
-                r = row_of[s.tokens[i].split(":", 1)[1]]
+                r = row_of[token_of(s.tokens[i])]
                 arrow = Arrow([table[1].get_right()[0], table.rows[r].get_y(), 0],
                               [x[1].get_left()[0], row.get_y(), 0], buff=0.1, stroke_width=3,
                               color=self.colors["accent"], max_tip_length_to_length_ratio=0.12)

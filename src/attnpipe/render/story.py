@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..scaling import scale_factor
+from ..tokens import token_of
 from ..torchfile import load as read_stage  # the stage files, without importing torch
 from .numbers import fmt
 
@@ -25,6 +26,7 @@ class Story:
     v: np.ndarray
     scores: np.ndarray  # (h, T, T)
     scaled: np.ndarray  # (h, T, T)
+    scale_factor: float  # what attend multiplied the scores by (before the causal mask)
     attn: np.ndarray  # (h, T, T) attention weights
     output: np.ndarray  # (T, d_v)
     show_heads: list[int]  # the heads to walk through (0-based)
@@ -76,7 +78,7 @@ class Story:
         Their vectors are rows of X (a stage tensor), so the table shown is X's own numbers."""
         first: dict[str, int] = {}
         for pos, label in enumerate(self.tokens):
-            first.setdefault(label.split(":", 1)[1], pos)
+            first.setdefault(token_of(label), pos)
         return list(first.items())
 
     def head_columns(self, matrix: np.ndarray, head: int) -> np.ndarray:
@@ -90,13 +92,13 @@ class Story:
         return matrix[:, start:start + width], start
 
     def scale_label(self) -> str | None:
-        """'× 1/√2' style label for the scaling step, or None when scores are not scaled."""
-        scale = self.options["scale"]
-        if scale == "none" or scale_factor(scale, self.d_head) == 1.0:
+        """'× 1/√2' style label for the scaling step (1/√d_head when the factor is that number, else the
+        factor itself), or None when scores are not scaled."""
+        if self.scale_factor == 1.0:
             return None
-        if scale == "1/sqrt(d_head)":
+        if self.scale_factor == scale_factor("1/sqrt(d_head)", self.d_head):
             return f"× 1/√{self.d_head}"
-        return f"× {scale}"
+        return f"× {self.scale_factor:.6g}"
 
 
 def read_story(paths: dict, settings: dict) -> Story:
@@ -126,6 +128,7 @@ def read_story(paths: dict, settings: dict) -> Story:
         b={r: arr(wts[f"b_{r}"])[0] for r in roles},
         q=arr(proj["queries"]), k=arr(proj["keys"]), v=arr(proj["values"]),
         scores=arr(att["scores"]), scaled=arr(att["scaled_scores"]), attn=arr(att["attention"]),
+        scale_factor=float(arr(att["scale_factor"])[0, 0]),
         output=arr(att["output"]),
         show_heads=list(settings["show_heads"]), unknown=set(settings["unknown_tokens"]),
         hidden_states_from=settings["hidden_states_from"], kv_of=kv_heads_read(att["attention"]), **rotary,

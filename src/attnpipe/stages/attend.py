@@ -1,4 +1,6 @@
-"""Rule `attend`: Q, K, V -> raw scores, scaled/masked scores, attention weights, output.
+"""Rule `attend`: Q, K, V -> raw scores, scaled/masked scores, attention weights, output, and the scale
+factor applied (a 1 x 1 record, so the video's "× 1/√d" is read from the stage file like every other number,
+and scaled_scores.csv = scores.csv × scale_factor.csv can be checked from the CSVs alone).
 
 With a `rotate` input (rotary models) the scores use its rotated queries and keys. With grouped-query
 attention (settings kv_heads) the stacked CSV rows say which K/V head each query head reads: "h3(kv1)/".
@@ -20,7 +22,7 @@ def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
         rotated = read_stage(inputs["rotate"])
         q, k = rotated["queries_rotated"], rotated["keys_rotated"]
     result = attend(q["tensor"], k["tensor"], v["tensor"], **settings)
-    heads, kv_heads = settings.get("heads", 1), settings.get("kv_heads")
+    heads, kv_heads = settings["heads"], settings.get("kv_heads")  # kv_heads: grouped-query models only
     blocks = [f"h{i}(kv{kv_head_of(i, heads, kv_heads)})" for i in range(heads)] if kv_heads else None
     records = {}
     for name, key in RESULTS.items():
@@ -29,7 +31,9 @@ def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
             records[name] = record(tensor, q["row_labels"], dim_labels(tensor.shape[1]))
         else:
             records[name] = record(tensor, q["row_labels"], k["row_labels"], block_labels=blocks)
+    factor = torch.tensor([[result["scale_factor"]]], dtype=torch.float64)
+    records["scale_factor"] = record(factor, ["scale_factor"], ["value"])
     # Under the causal mask a query's future keys score -inf by design; any other NaN/inf is an overflow.
     future = torch.ones(q["tensor"].shape[0], k["tensor"].shape[0], dtype=torch.bool).triu(diagonal=1)
-    write_stage(records, outputs, masked={"scaled_scores": future} if settings.get("causal") else None)
+    write_stage(records, outputs, masked={"scaled_scores": future} if settings["causal"] else None)
     write_log(log, f"attend {settings} -> attention {tuple(result['weights'].shape)}")

@@ -8,7 +8,7 @@ from ..stagefiles import write_log
 
 
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
-    written = write_gallery(inputs["summary"], outputs["page"], settings)
+    written = write_gallery(inputs["summary"], list(inputs["attend"]), outputs["page"], settings)
     declared = {Path(p).resolve() for p in outputs["thumbnails"]}
     if {p.resolve() for p in written} != declared:  # the rule's outputs and the page's links must agree
         raise RuntimeError(f"gallery wrote {len(written)} thumbnails, the rule declares {len(declared)} others")

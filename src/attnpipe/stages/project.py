@@ -1,9 +1,10 @@
 """Rule `project`: X -> queries, keys, values, each X @ W + b, with W and b from the weights stage."""
 
+from ..layout import ROLES, STAGE_TENSORS
 from ..projection import project
 from ..stagefiles import dim_labels, read_stage, record, write_log, write_stage
 
-NAMES = {"query": "queries", "key": "keys", "value": "values"}
+NAMES = dict(zip(ROLES, STAGE_TENSORS["project"], strict=True))  # query -> queries, ...
 
 
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
