@@ -330,7 +330,7 @@ def test_render_needs_no_latex(built_copy):
         path.chmod(path.stat().st_mode | stat.S_IEXEC)
     (built_copy / "results/seed/012/attention.mp4").unlink()
     env_path = f"{fake}:{os.environ['PATH']}"
-    proc = snakemake(built_copy, "--cores", "2", env={"PATH": env_path}, check=True)
+    proc = snakemake(built_copy, "--cores", "2", "results/seed/012/attention.mp4", env={"PATH": env_path}, check=True)
     assert "render" in proc.stdout + proc.stderr
     assert (built_copy / "results/seed/012/attention.mp4").stat().st_size > 10_000
     assert not (built_copy / "latex-was-called").exists()
