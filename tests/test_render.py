@@ -42,7 +42,7 @@ def test_publish_preset_renders_full_hd(tmp_path):
     cfg["prompts"], cfg["weights"] = ["012"], {"seed": cfg["weights"]["seed"]}
     cfg["render"] = {"preset": "publish"}
     write_config(workdir, cfg)
-    snakemake(workdir, "--cores", "2", check=True)
+    snakemake(workdir, "--cores", "2", "results/seed/012/attention.mp4", check=True)  # no summary or page
     seconds = check_video(workdir / "results/seed/012", PRESETS["publish"])
     assert seconds > 15  # preview's story of the same combination is ~13 s: the pauses are 1.5x longer
 
@@ -337,7 +337,7 @@ def test_render_needs_no_latex(built_copy):
         path.chmod(path.stat().st_mode | stat.S_IEXEC)
     (built_copy / "results/seed/012/attention.mp4").unlink()
     env_path = f"{fake}:{os.environ['PATH']}"
-    proc = snakemake(built_copy, "--cores", "2", env={"PATH": env_path}, check=True)
+    proc = snakemake(built_copy, "--cores", "2", "results/seed/012/attention.mp4", env={"PATH": env_path}, check=True)
     assert "render" in proc.stdout + proc.stderr
     assert (built_copy / "results/seed/012/attention.mp4").stat().st_size > 10_000
     assert not (built_copy / "latex-was-called").exists()
