@@ -19,6 +19,8 @@ import pytest
 from conftest import copy_workflow, read_config, write_config
 from slurm_cluster import SlurmCluster, missing_requirements
 
+from attnpipe.layout import STAGE_TENSORS
+
 PROMPTS = ["012", "2024"]
 WEIGHTS = ["seed", "two-heads"]
 RENDERED = "results/seed/012/attention.mp4"  # one render through SLURM (~10 s of work at preview)
@@ -82,7 +84,12 @@ def test_sweep_on_slurm_equals_local_sweep(slurm_cluster, built_default, tmp_pat
     made = sorted(p.relative_to(workdir) for p in (workdir / "results").rglob("*") if p.is_file())
     assert summaries <= set(made)
     made = [rel for rel in made if rel not in summaries]
-    expected_count = len(PROMPTS) * 2 + len(WEIGHTS) * 7 + len(PROMPTS) * len(WEIGHTS) * 9 + 2
+    def files(stage):  # a stage's .pt and one CSV per tensor
+        return 1 + len(STAGE_TENSORS[stage])
+
+    per_combination = files("project") + files("attend")
+    expected_count = len(PROMPTS) * files("embed") + len(WEIGHTS) * files("weights") \
+        + len(PROMPTS) * len(WEIGHTS) * per_combination + 2  # + the one render: its video and still
     assert len(made) == expected_count
     for rel in made:
         assert sha256(workdir / rel) == sha256(built_default / rel), f"{rel} differs from the local sweep's"
