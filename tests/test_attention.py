@@ -58,6 +58,25 @@ def test_matches_torch_scaled_dot_product_attention(heads, causal):
     assert visible.all() != causal
 
 
+@pytest.mark.parametrize("window", [1, 2, 4])
+def test_a_sliding_window_hides_keys_that_far_back(window):
+    """Mistral's sliding window: query i sees keys i - window + 1 .. i (transformers' sliding_window_overlay)."""
+    gen = torch.Generator().manual_seed(window)
+    T, d = 6, 4
+    q, k, v = (torch.randn(T, d, generator=gen, dtype=torch.float64) for _ in range(3))
+    result = attend(q, k, v, heads=2, scale="1/sqrt(d_head)", causal=True, softmax=True, window=window)
+    i, j = torch.meshgrid(torch.arange(T), torch.arange(T), indexing="ij")
+    sees = (j <= i) & (i - j < window)
+    assert torch.equal(result["hidden"], ~sees)
+
+    def split(t):
+        return t.view(T, 2, d // 2).transpose(0, 1)
+
+    expected = F.scaled_dot_product_attention(split(q), split(k), split(v), attn_mask=sees)
+    assert torch.allclose(result["output"], expected.transpose(0, 1).reshape(T, d), atol=1e-12)
+    assert (result["weights"][:, ~sees] == 0).all() and torch.isneginf(result["scaled_scores"][:, ~sees]).all()
+
+
 def test_causal_without_softmax_zeroes_masked_weights():
     q = project(SEED_X, SEED_W)
     result = attend(q, q, q, heads=1, scale=0.5, causal=True, softmax=False)

@@ -28,6 +28,7 @@ MODELS = {
     "gpt2": ("GPT2Config", {"n_embd": 32, "n_layer": 3, "n_head": 4, "n_positions": 64}),
     "llama": ("LlamaConfig", {"num_key_value_heads": 2}),
     "qwen2": ("Qwen2Config", {"num_key_value_heads": 2}),
+    "mistral": ("MistralConfig", {"num_key_value_heads": 2, "sliding_window": 3}),  # shorter than the prompts
 }
 LLAMA_SIZES = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 3, "num_attention_heads": 4,
                "max_position_embeddings": 64}
@@ -36,6 +37,7 @@ SETTINGS = {
     "gpt2": {"model": "gpt2", "layers": [0, 2]},
     "llama": {"model": "llama", "layers": [0, 2]},
     "qwen2": {"model": "qwen2", "layers": [1, 2]},
+    "mistral": {"model": "mistral", "layers": [0]},
 }
 
 
@@ -132,6 +134,11 @@ def test_every_head_of_two_layers_equals_the_model(built, name):
                 queries = pd.read_csv(run / "queries.csv", index_col=0)
                 assert np.allclose(rotated.iloc[0], queries.iloc[0])  # position 0: no rotation
                 assert not np.allclose(rotated.iloc[1:], queries.iloc[1:])
+    if name == "mistral":  # a query sees only the last 3 keys: those further back are masked, as the model does
+        scaled = pd.read_csv(built / "results/mistral-layer0/the-cat-sat-on-the-mat/scaled_scores.csv", index_col=0)
+        block = scaled.to_numpy()[: scaled.shape[1]]  # head 0
+        i, j = np.indices(block.shape)
+        assert np.isneginf(block[(i - j >= 3) | (j > i)]).all() and np.isfinite(block[(i - j < 3) & (j <= i)]).all()
     if name == "qwen2":  # Qwen2's projections have biases, Llama's none
         assert (pd.read_csv(built / "results/qwen2-layer1/b_query.csv", index_col=0).to_numpy() != 0).all()
     if name == "llama":
@@ -140,7 +147,7 @@ def test_every_head_of_two_layers_equals_the_model(built, name):
 
 def test_summary_lists_every_combination_with_its_video(built):
     summary = pd.read_csv(built / "results/summary.csv", dtype=str, keep_default_na=False)
-    assert len(summary) == 6 * len(PROMPTS)
+    assert len(summary) == sum(len(s["layers"]) for s in SETTINGS.values()) * len(PROMPTS)
     assert list(summary["video"]) == [f"{w}/{p}/attention.mp4" for w, p in zip(summary["weights"], summary["prompt"])]
     assert set(summary["d_model"]) == {"32"}
 
@@ -235,9 +242,8 @@ def test_nothing_reruns(built_models):
 def test_adding_a_prompt_runs_one_forward_per_model_and_its_combinations(built_models):
     write_config(built_models, {"models": {n: {"path": f"hf/{n}"} for n in MODELS}, "weights": SETTINGS,
                                 "prompts": [*PROMPTS, "the dog ate"]})
-    expected = {job("forward", model="gpt2", prompt="the-dog-ate"),
-                job("forward_rotary", model="llama", prompt="the-dog-ate"),
-                job("forward_rotary", model="qwen2", prompt="the-dog-ate")}
+    expected = {job("forward", model="gpt2", prompt="the-dog-ate")}
+    expected |= {job("forward_rotary", model=name, prompt="the-dog-ate") for name in MODELS if name != "gpt2"}
     for name, setting in SETTINGS.items():
         for layer in setting["layers"]:
             expected |= combination_jobs(f"{name}-layer{layer}", "the-dog-ate", name != "gpt2")

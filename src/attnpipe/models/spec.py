@@ -37,6 +37,7 @@ class Model:
     weight_files: list[str]  # config.json and the weights: the `model_weights` job's inputs
     tokenizer_files: list[str]
     scales: dict = field(default_factory=dict)  # layer -> scale where not 1/sqrt(d_head) (GPT-2 options)
+    windows: dict = field(default_factory=dict)  # layer -> its sliding window (Mistral; Qwen2 where enabled)
 
     @property
     def family(self) -> str:
@@ -118,6 +119,8 @@ def _attention(model: Model, layer: int) -> dict:
                "heads": model.heads}
     if model.kv_heads != model.heads:
         options["kv_heads"] = model.kv_heads
+    if layer in model.windows:
+        options["window"] = model.windows[layer]
     return options
 
 
@@ -147,12 +150,28 @@ def _read_model(name: str, path: str) -> Model:
     model = Model(name=name, path=path, model_type=model_type, rope=FAMILIES[model_type] == "llama",
                   causal=FAMILIES[model_type] != "bert", weight_files=[str(folder / "config.json"), *weights],
                   tokenizer_files=tokenizer, **_sizes(cfg, model_type))
+    model.windows = _sliding_windows(cfg, model_type, model.layers)
     if model_type == "gpt2":  # GPT-2's optional scalings, as GPT2Attention applies them
         if not cfg.get("scale_attn_weights", True):
             model.scales = {layer: "none" for layer in range(model.layers)}
         elif cfg.get("scale_attn_by_inverse_layer_idx", False):
             model.scales = {layer: model.head_dim ** -0.5 / (layer + 1) for layer in range(model.layers)}
     return model
+
+
+def _sliding_windows(cfg: dict, model_type: str, layers: int) -> dict[int, int]:
+    """layer -> sliding window, as transformers applies them: Mistral's on every layer; Qwen2's only with
+    use_sliding_window, on the layers its layer_types name (else those from max_window_layers on)."""
+    window = cfg.get("sliding_window")
+    if not window or model_type not in ("mistral", "qwen2"):
+        return {}
+    if model_type == "mistral":
+        return dict.fromkeys(range(layers), int(window))
+    if not cfg.get("use_sliding_window"):
+        return {}
+    types = cfg.get("layer_types") or ["sliding_attention" if layer >= cfg.get("max_window_layers", 28)
+                                       else "full_attention" for layer in range(layers)]
+    return {layer: int(window) for layer, kind in enumerate(types) if kind == "sliding_attention"}
 
 
 def _sizes(cfg: dict, model_type: str) -> dict:

@@ -71,10 +71,10 @@ class GlyphText(VMobject):
 
 
 def clone(mob):
-    """A copy of a glyph, a GlyphText or a plain shape (a grid cell's Rectangle) by copying its attribute
-    dict: its arrays are copied, its submobjects and mobject attributes cloned, its updaters dropped. Only
-    for these objects, whose attributes are known: Mobject.copy() deep-copies every attribute, ~30x slower
-    (a Rectangle: ~1 ms to build, ~0.02 ms to clone)."""
+    """A copy of a GlyphText or a plain shape (a grid cell's Rectangle) by copying its attribute dict: its
+    arrays are copied, its submobjects and mobject attributes cloned, its updaters dropped. Only for these
+    objects, whose attributes are known: Mobject.copy() deep-copies every attribute, ~30x slower (a
+    Rectangle: ~1 ms to build, ~0.02 ms to clone)."""
     new = object.__new__(type(mob))
     attrs = {k: (v.copy() if isinstance(v, np.ndarray) else clone(v) if isinstance(v, Mobject) else v)
              for k, v in mob.__dict__.items()}

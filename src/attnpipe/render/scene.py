@@ -231,7 +231,9 @@ class AttentionStory(Scene):
         steps = []
         done_to_scores = [f"scaled {s.scale_label()}"] if s.scale_label() else []
         if s.options["causal"]:
-            done_to_scores.append("masked: a token sees only itself and earlier ones")
+            window = s.options.get("window")  # a sliding window (Mistral): only the last few
+            done_to_scores.append("masked: a token sees only itself and earlier ones" if window is None
+                                  else f"masked: a token sees only itself and the {window - 1} before it")
         if done_to_scores:
             steps.append((", ".join(done_to_scores), s.scaled[head], "signed", "scaled_scores"))
         if s.options["softmax"]:

@@ -33,7 +33,7 @@ def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
             records[name] = record(tensor, q["row_labels"], k["row_labels"], block_labels=blocks)
     factor = torch.tensor([[result["scale_factor"]]], dtype=torch.float64)
     records["scale_factor"] = record(factor, ["scale_factor"], ["value"])
-    # Under the causal mask a query's future keys score -inf by design; any other NaN/inf is an overflow.
-    future = torch.ones(q["tensor"].shape[0], k["tensor"].shape[0], dtype=torch.bool).triu(diagonal=1)
-    write_stage(records, outputs, masked={"scaled_scores": future} if settings["causal"] else None)
+    # Keys a query cannot see (causal mask, sliding window) score -inf by design; any other NaN/inf is an overflow.
+    hidden = result["hidden"]
+    write_stage(records, outputs, masked={"scaled_scores": hidden} if hidden.any() else None)
     write_log(log, f"attend {settings} -> attention {tuple(result['weights'].shape)}")
