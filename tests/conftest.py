@@ -2,6 +2,7 @@
 test may edit library code without touching the checkout), and what several test modules check or build
 (combinations, check_video, Payload). Test modules import from here, never from each other."""
 
+import contextlib
 import hashlib
 import os
 import re
@@ -11,9 +12,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
+from attnpipe.render.numbers import fmt
 from attnpipe.tokens import derive_id
 
 REPO = Path(__file__).resolve().parent.parent
@@ -166,3 +169,95 @@ def built_copy(built_default, tmp_path) -> Path:
     dest = tmp_path / "wf"
     shutil.copytree(built_default, dest, symlinks=True)
     return dest
+
+
+# ---- what a scene shows, checked against the CSVs (test_render, test_models) ----
+
+def stage_block(folder, embed, source, rows, cols, forward=None):
+    """The stage values at rows x cols of what a scene entry names, read from the CSVs (`forward`: a rotary
+    model's forward folder, which holds its cos and sin)."""
+    def csv(path):
+        return pd.read_csv(path, index_col=0).to_numpy()
+    name, _, head = source.partition("[")
+    rows, cols = np.atleast_1d(rows), np.atleast_1d(cols)
+    if name.endswith(".T"):  # Kᵀ: the CSV's rows are the matrix's columns
+        return stage_block(folder, embed, name[:-2], cols, rows, forward).T
+    if name == "hidden_states":
+        values = csv(embed / "hidden_states.csv")
+    elif name.startswith(("w_", "b_")):
+        values = csv(folder.parent / f"{name}.csv")
+    elif name.startswith("rope_"):
+        values = csv(forward / f"{name}.csv")
+    else:
+        values = csv(folder / f"{name}.csv")
+    if head:  # (heads, T, T) stacked by head in the CSV
+        rows = int(head.rstrip("]")) * values.shape[1] + rows
+    return values[np.ix_(rows, cols)]
+
+
+def displayed_value(folder, embed, source, i, j, forward=None):
+    """The value a scene entry claims to show: a stage value (source, i, j), or a statistic of a block of one,
+    "p99(hidden_states)" with row and column ids, recomputed here from the CSV."""
+    if m := re.fullmatch(r"p(\d+)\((.+)\)", source):
+        return np.percentile(stage_block(folder, embed, m.group(2), list(i), list(j), forward), int(m.group(1)))
+    return stage_block(folder, embed, source, i, j, forward)[0, 0]
+
+
+def built_scenes(workdir, final_only=False, only=None):
+    """(weights, prompt, scene) for every combination: the render stage's own Story and settings,
+    with construct() run (every mobject built) but nothing drawn. `final_only`: the title and the final
+    frame (what the still shows) without the steps before it; `only`: these (weights, prompt) pairs.
+    `scene.written` lists every string set on screen, in order."""
+    from manim import tempconfig
+
+    from attnpipe.config import load_schema, load_sweep
+    from attnpipe.render.scene import AttentionStory
+    from attnpipe.render.story import read_story
+
+    class BuiltNotRendered(AttentionStory):
+        def __init__(self, *args, **kwargs):
+            self.written = []
+            super().__init__(*args, **kwargs)
+
+        def text(self, text, *args, **kwargs):
+            self.written.append(text)
+            return super().text(text, *args, **kwargs)
+
+        def play(self, *animations, **kwargs):
+            pass
+
+        def wait(self, *args, **kwargs):
+            pass
+
+        def construct(self):
+            if not final_only:
+                return super().construct()
+            self.add_title()
+            self.step_final()
+
+    with contextlib.chdir(workdir):  # where Snakemake reads the config: a model's relative path holds there
+        sweep = load_sweep(read_config(workdir), load_schema(workdir / "workflow/schemas/config.schema.yaml"))
+    results = workdir / "results"
+    with tempconfig({"disable_caching": True, "verbosity": "WARNING", "media_dir": str(workdir / "media")}):
+        for weights, prompt in only or combinations(workdir):
+            folder = results / weights / prompt
+            embed = folder if (folder / "embed.pt").exists() else results / "embeddings" / prompt  # a model layer's X
+            paths = {"embed": embed / "embed.pt", "weights": results / weights / "weights.pt",
+                     "project": folder / "project.pt", "attend": folder / "attend.pt"}
+            if (folder / "rotate.pt").exists():  # a rotary model's: the rotation and the model's cos and sin
+                model = sweep.weights[weights].model.name
+                paths.update(rotate=folder / "rotate.pt", forward=results / "models" / model / prompt / "forward.pt")
+            scene = BuiltNotRendered(read_story(paths, sweep.render_settings(weights, prompt)))
+            scene.construct()
+            yield weights, prompt, scene
+
+
+def check_shown(workdir, weights, prompt, scene, forward=None):
+    """Every number the scene showed equals its stage CSV under the display rule (`forward`: a rotary model's
+    forward folder, for its cos and sin)."""
+    results = workdir / "results"
+    folder = results / weights / prompt
+    embed = folder if (folder / "hidden_states.csv").exists() else results / "embeddings" / prompt
+    for source, i, j, text in scene.shown:
+        value = displayed_value(folder, embed, source, i, j, forward)
+        assert text == fmt(value), (weights, prompt, source, i, j)

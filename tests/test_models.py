@@ -12,10 +12,21 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import copy_workflow, job, planned_jobs, read_config, snakemake, snapshot, write_config
-from test_render import PRESETS, built_scenes, check_shown, check_video
+from conftest import (
+    built_scenes,
+    check_shown,
+    check_video,
+    copy_workflow,
+    job,
+    planned_jobs,
+    read_config,
+    snakemake,
+    snapshot,
+    write_config,
+)
 
 from attnpipe.render.numbers import fmt
+from attnpipe.render.video import PRESETS
 
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
