@@ -36,12 +36,8 @@ def attend(q, k, v, *, heads: int, scale, causal: bool, softmax: bool, kv_heads:
         hidden |= torch.ones(T, T, dtype=torch.bool).triu(diagonal=1)
     if window is not None:  # ... and of those only the last `window`: i - j < window
         hidden |= torch.ones(T, T, dtype=torch.bool).tril(diagonal=-window)
-    if hidden.any():
-        scaled = scaled.masked_fill(hidden, float("-inf"))
-    if softmax:
-        weights = torch.softmax(scaled, dim=-1)
-    else:
-        weights = scaled.masked_fill(hidden, 0.0) if hidden.any() else scaled
+    scaled = scaled.masked_fill(hidden, float("-inf"))
+    weights = torch.softmax(scaled, dim=-1) if softmax else scaled.masked_fill(hidden, 0.0)
     per_head = weights @ vh  # (h, T, d_v/h)
     output = per_head.transpose(0, 1).reshape(T, d_v)  # heads side by side
     return {"scores": scores, "scaled_scores": scaled, "weights": weights, "output": output, "scale_factor": factor,

@@ -3,6 +3,7 @@
 import importlib
 import re
 import sys
+from functools import cache
 
 from snakemake.exceptions import WorkflowError
 
@@ -129,6 +130,7 @@ NUMERIC_RESOURCES = {"mem_mb": 600, "runtime": 1}
 MODEL_BASE = {"mem_mb": 1000, "runtime": 5}
 
 
+@cache  # asked twice for every model job (mem_mb, runtime): read the weights' headers once per model
 def model_resources(model):
     weights_mb = SWEEP.models[model].float32_mb()
     return {

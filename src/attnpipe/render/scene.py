@@ -295,8 +295,6 @@ class AttentionStory(Scene):
     def show(self, *animations, wait: float = 0.0, run_time: float = 0.6):
         """Play `animations` over `run_time`, then hold their last frame `wait` (times the pace) in the same
         play: each play redraws the whole screen once (Manim's static frame), a separate wait() again."""
-        if not animations:
-            return self.pause(wait) if wait else None
         played = AnimationGroup(*animations, run_time=run_time)
         self.play(Succession(played, Wait(wait * self.pace)) if wait else played)
 
