@@ -6,15 +6,16 @@
 
 --sweep: the default sweep's videos as a user gets them: `snakemake numeric`, then the seconds from the
 numeric stages done to every video present (`snakemake --cores 2`, a cold glyph cache of its own, then
-the same again with the cache warm), against the notebook's scene at -ql in the same run, and the ratio
+the same again with the cache warm; render jobs forked from the render server, as a user's are, unless
+ATTNPIPE_RENDER_SERVER=off), against the notebook's scene at -ql in the same run, and the ratio
 (target: at most 3x, stretch 2x).
 
 For each prompt length it runs the numeric stages (Snakemake, in a temporary copy of the workflow)
-for the `seed` weight setting, then times one render job exactly as the rule runs it: a fresh
-process that imports attnpipe, reads the stage files and renders. The reference is the notebook's
-`AttentionMatMulPureText` scene, extracted from the notebook text and rendered with `manim -ql` in
-the same run. Targets: the 3-token render in at most half the reference's time, the 64-token render
-in at most 3x the 3-token one.
+for the `seed` weight setting, then times one render job as the rule runs it on a cluster: a fresh
+process that imports attnpipe and Manim, reads the stage files and renders (no render server). The
+reference is the notebook's `AttentionMatMulPureText` scene, extracted from the notebook text and
+rendered with `manim -ql` in the same run. Targets: the 3-token render in at most half the reference's
+time, the 64-token render in at most 3x the 3-token one.
 """
 
 import argparse
@@ -85,7 +86,9 @@ def time_sweep(args) -> None:
         reference = reference_seconds(args.notebook, wd)
         warm = timed([*smk, "--forcerun", "render"], wd)
         count = len(list((wd / layout.RESULTS).glob(f"*/*/{layout.VIDEO}")))
+    server = "off: each render in its own job process" if os.environ.get("ATTNPIPE_RENDER_SERVER") == "off" else "on"
     print(f"default sweep: {count} videos at --cores {args.cores}, from `numeric` done to all videos present")
+    print(f"  render server: {server}")
     print(f"  cold glyph cache  {cold:7.1f} s")
     print(f"  warm glyph cache  {warm:7.1f} s   (the videos again, --forcerun render)")
     if reference is None:
@@ -124,6 +127,8 @@ def main() -> None:
         timed([sys.executable, "-m", "snakemake", "--cores", "2", *targets], wd)
 
         cfg["render"] = {"preset": args.preset}
+        # each render timed whole in a process of its own, Manim's import included (as on a cluster)
+        os.environ["ATTNPIPE_RENDER_SERVER"] = "off"
         sweep = load_sweep(cfg, load_schema(wd / "workflow/schemas/config.schema.yaml"))
         seconds = {}
         for n in args.tokens:

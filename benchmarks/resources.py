@@ -135,6 +135,8 @@ def main() -> None:
             p, w = set_up(wd, size)
             # a cold glyph cache of this run's own: the first render of a fresh clone
             os.environ["ATTNPIPE_CACHE_DIR"] = str(wd / "glyph-cache")
+            # what a cluster job needs: the render in the job's own process tree, not a render server's
+            os.environ["ATTNPIPE_RENDER_SERVER"] = "off"
             smk = [sys.executable, "-m", "snakemake", "--cores", "1", "--workflow-profile", "none"]
             combination = layout.combination_dir(w, p)
             subprocess.run([*smk, layout.stage_file(combination, "attend")], cwd=wd, check=True, capture_output=True)

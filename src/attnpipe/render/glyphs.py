@@ -17,7 +17,6 @@ temporary file and renamed, so parallel jobs (and nodes on a shared file system)
 all. A folder that cannot be written only costs speed.
 """
 
-import atexit
 import hashlib
 import json
 import os
@@ -235,31 +234,18 @@ def set_type(text: str, font_size: float) -> list[np.ndarray]:
         return []
     from manim import config
 
-    # Manim writes each string's SVG under config.text_dir: a folder of this process's, not the user's
-    # media/ (set directly: tempconfig copies the whole config, a third of a string's cost); and no
-    # SVG cache (it deep-copies every mobject it keeps: another third).
+    # Manim writes each string's SVG under config.text_dir: a folder of this call's own, not the user's
+    # media/, removed at once (a forked render child ends with os._exit: no atexit cleanup), set directly
+    # (tempconfig copies the whole config, a third of a string's cost); and no SVG cache (it deep-copies
+    # every mobject it keeps: another third).
     before = config.text_dir
-    config.text_dir = _svg_folder()
+    config.text_dir = tempfile.mkdtemp(prefix="attnpipe-glyphs-")
     try:
         mob = MarkupText(escape(text), font_size=font_size, use_svg_cache=False)
     finally:
+        shutil.rmtree(config.text_dir, ignore_errors=True)
         config.text_dir = before
-        for entry in os.scandir(_svg_folder()):  # read once: a forked worker exits without cleaning up
-            os.unlink(entry.path)
     return [glyph.points.copy() for glyph in mob.submobjects]
-
-
-_SVG_FOLDERS: dict[int, str] = {}
-
-
-def _svg_folder() -> str:
-    """A folder of this process's own (by pid: a forked worker must not share its parent's, where files
-    of the same name would be written at once)."""
-    pid = os.getpid()
-    if pid not in _SVG_FOLDERS:
-        _SVG_FOLDERS[pid] = tempfile.mkdtemp(prefix="attnpipe-glyphs-")
-        atexit.register(shutil.rmtree, _SVG_FOLDERS[pid], True)
-    return _SVG_FOLDERS[pid]
 
 
 _DEFAULT: GlyphCache | None = None

@@ -1,17 +1,30 @@
 """Rule `render`: the stage files of one combination -> attention.mp4 and attention.png.
 
-Runs in a process of its own (a `script:` rule): Manim keeps global state, and its output goes to
-the rule's log, not the terminal.
+A job hands its render to a forked child of the render server when one can be had (render.forkserver:
+Manim and the scene imported once per sweep, not once per job), else renders in its own process. Either
+way Manim's global state is the render's alone, and its output goes to the rule's log, not the terminal.
 """
 
 import os
 import sys
 
-from ..render.story import read_story
-from ..render.video import render
+from ..render import forkserver
 
 
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
+    if forkserver.enabled():
+        code = forkserver.submit({"settings": settings, "inputs": inputs, "outputs": outputs, "log": log})
+        if code is not None:
+            if code:
+                sys.exit(f"attnpipe: the render failed (exit status {code}): see {log}")
+            return
+    render_job(settings, inputs, outputs, log)
+
+
+def render_job(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
+    from ..render.story import read_story
+    from ..render.video import render
+
     with open(log, "w", encoding="utf-8") as fh:
         sys.stdout.flush(), sys.stderr.flush()
         os.dup2(fh.fileno(), 1)  # Manim's logger, PyAV and anything else this process prints
@@ -19,4 +32,13 @@ def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
         story = read_story(inputs, settings)
         shown = render(story, settings, outputs["video"], outputs["still"])
         print(f"rendered {settings['weights']}/{settings['prompt']} at {settings['preset']}: "
-              f"{len(shown)} numbers shown")
+              f"{len(shown)} numbers shown" + (" (forked from the render server)" if forkserver.FORKED else ""))
+
+
+def preload() -> None:
+    """Import what every render needs, for the render server to fork from."""
+    import manim  # noqa: F401
+
+    from ..render import glyphs, scene, story, video  # noqa: F401
+
+    glyphs.fingerprint()  # lists the installed fonts: a subprocess per job otherwise

@@ -1,0 +1,135 @@
+"""Render jobs on one machine are forked from a render server that imported Manim once (render.forkserver):
+the same bytes as a render in the job's own process, one server per code and environment, and a job that
+is stopped stops its render, which leaves nothing behind."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import combinations, read_config, snakemake, write_config
+
+FORKED = "(forked from the render server)"
+
+
+def test_a_sweeps_renders_are_forked_and_equal_a_render_of_its_own(built_default, built_copy):
+    logs = sorted((built_default / "logs/render").rglob("*.log"))
+    assert len(logs) == len(combinations(built_default))
+    assert all(FORKED in log.read_text() for log in logs)
+    folder = built_copy / "results/seed/2024"
+    (folder / "attention.mp4").unlink()
+    snakemake(built_copy, "--cores", "1", env={"ATTNPIPE_RENDER_SERVER": "off"}, check=True)
+    log = (built_copy / "logs/render/seed/2024.log").read_text()
+    assert "rendered seed/2024" in log and FORKED not in log
+    for name in ("attention.mp4", "attention.png"):
+        assert (folder / name).read_bytes() == (built_default / "results/seed/2024" / name).read_bytes(), name
+
+
+def socket_of(workdir: Path, env: dict) -> str:
+    code = "from attnpipe.render import forkserver; print(repr(forkserver.socket_name()))"
+    env = {**os.environ, "PYTHONPATH": str(workdir / "src"), **env}
+    return subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout
+
+
+def test_another_code_or_environment_gets_another_server(built_copy, tmp_path):
+    before = socket_of(built_copy, {})
+    assert before.startswith(f"'\\x00attnpipe-render-{os.getuid()}-")
+    assert socket_of(built_copy, {}) == before
+    assert socket_of(built_copy, {"ATTNPIPE_CACHE_DIR": str(tmp_path)}) != before
+    assert socket_of(built_copy, {"PWD": str(tmp_path)}) == before  # set by shells, read by no render
+    scene = built_copy / "src/attnpipe/render/scene.py"
+    scene.write_text(scene.read_text() + "\n# edited\n")
+    assert socket_of(built_copy, {}) != before
+
+
+def processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+        found[int(entry.name)] = (int(stat.rsplit(")", 1)[1].split()[1]), cmdline)
+    return found
+
+
+def environ(pid: int) -> list[bytes]:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return []
+
+
+def wait_for(condition, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.05)
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_a_stopped_job_stops_its_render_and_leaves_nothing(built_copy, tmp_path, sig):
+    cfg = read_config(built_copy)
+    cfg["render"] = {**cfg.get("render", {}), "preset": "publish"}  # long enough to stop it midway
+    write_config(built_copy, cfg)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(built_copy / "src"), "TMPDIR": str(tmp), "XDG_RUNTIME_DIR": ""}
+    target = "results/seed/012/attention.mp4"
+    sweep = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "1", target], cwd=built_copy, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def render_child():  # the job (Snakemake's script) and the server's child rendering for it
+            procs = processes()
+            jobs = [pid for pid, (_, cmd) in procs.items() if ".snakemake/scripts/" in cmd and "render" in cmd]
+            servers = {pid for pid, (_, cmd) in procs.items() if "attnpipe.render.forkserver" in cmd
+                       and f"TMPDIR={tmp}".encode() in environ(pid)}  # this test's server (its own TMPDIR)
+            children = [pid for pid, (ppid, _) in procs.items() if ppid in servers]
+            return (jobs[0], children[0]) if jobs and children else None
+
+        job, child = wait_for(render_child, 120, "the render job and its forked child")
+        time.sleep(2)  # well into the render
+        os.kill(job, sig)
+        wait_for(lambda: child not in processes(), 20, "the forked render to stop")
+        assert sweep.wait(timeout=120) != 0
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    folder = built_copy / "results/seed/012"
+    assert not (folder / "attention.mp4").exists()  # Snakemake removes a failed job's outputs
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")], "temporaries left in results/"
+    assert not list(tmp.glob("attnpipe-render-*")), "the render's media folder was left behind"
+
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # one another user may run (the venv's may sit in root's home)
+
+
+@pytest.mark.skipif(os.getuid() != 0 or not os.access(SYSTEM_PYTHON, os.X_OK), reason="needs root and Debian's python3")
+def test_a_server_renders_for_its_own_user_only():
+    name = f"attnpipe-test-{os.getpid()}"
+    server = subprocess.Popen([sys.executable, "-m", "attnpipe.render.forkserver", name])
+    probe = ("import socket, sys, time\n"
+             "for _ in range(600):\n"
+             "    s = socket.socket(socket.AF_UNIX)\n"
+             "    try:\n"
+             f"        s.connect('\\0{name}'); break\n"
+             "    except OSError: s.close(); time.sleep(0.05)\n"
+             "s.sendall(b'{\"cwd\": \"/\", \"env\": {}, \"umask\": 18}\\n')\n"
+             "try: print(s.makefile('rb').readline().decode() or 'closed')\n"
+             "except OSError: print('closed')\n")
+    try:
+        for user, expected in ((65534, "closed"), (0, '{"pid"')):  # nobody: closed unheard; root: a child
+            reply = subprocess.run([SYSTEM_PYTHON, "-c", probe], user=user, capture_output=True, text=True, timeout=60)
+            assert reply.stdout.startswith(expected), (user, reply.stdout, reply.stderr)
+    finally:
+        server.terminate()
+        server.wait()
