@@ -28,10 +28,12 @@ def test_a_sweeps_renders_are_forked_and_equal_a_render_of_its_own(built_default
         assert (folder / name).read_bytes() == (built_default / "results/seed/2024" / name).read_bytes(), name
 
 
-def socket_of(workdir: Path, env: dict) -> str:
+def socket_of(workdir: Path, env: dict, cwd: Path | None = None) -> str:
     code = "from attnpipe.render import forkserver; print(repr(forkserver.socket_name()))"
     env = {**os.environ, "PYTHONPATH": str(workdir / "src"), **env}
-    return subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout
+    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd or workdir, env=env, check=True, capture_output=True,
+                          text=True)
+    return proc.stdout
 
 
 def test_another_code_or_environment_gets_another_server(built_copy, tmp_path):
@@ -40,6 +42,7 @@ def test_another_code_or_environment_gets_another_server(built_copy, tmp_path):
     assert socket_of(built_copy, {}) == before
     assert socket_of(built_copy, {"ATTNPIPE_CACHE_DIR": str(tmp_path)}) != before
     assert socket_of(built_copy, {"PWD": str(tmp_path)}) == before  # set by shells, read by no render
+    assert socket_of(built_copy, {}, cwd=tmp_path) != before  # Manim reads the folder's manim.cfg
     scene = built_copy / "src/attnpipe/render/scene.py"
     scene.write_text(scene.read_text() + "\n# edited\n")
     assert socket_of(built_copy, {}) != before

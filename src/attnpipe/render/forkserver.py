@@ -10,8 +10,9 @@ render. A forked child starts with all of it loaded (its pages shared copy-on-wr
     Renders never depend on it: whenever no server can be had, the job renders in its own process, as
     it does with ATTNPIPE_RENDER_SERVER=off.
   - A server serves only jobs that would render as it does: its socket's name hashes the attnpipe and
-    Manim code it loaded (paths, sizes, mtimes), the interpreter, and the environment. After a code edit
-    or in another environment a job finds (and starts) another server.
+    Manim code it loaded (paths, sizes, mtimes), the interpreter, the environment and the working folder.
+    After a code edit, or in another environment or workflow folder, a job finds (and starts) another
+    server.
   - The child takes on the job's working folder, environment and umask, writes the job's log, and hands
     its exit status back. Stopping the job (SIGTERM, SIGINT, or SIGKILL: the child sees the connection
     close) stops the child, which cleans up as an in-process render does.
@@ -50,7 +51,9 @@ def enabled() -> bool:
 
 def socket_name() -> str:
     """This code's and environment's server: a name in the abstract namespace."""
-    stamp = [sys.executable, sys.version, sorted((k, v) for k, v in os.environ.items() if k not in VOLATILE_ENV)]
+    # the working folder too: Manim reads a manim.cfg there when it is imported
+    stamp = [sys.executable, sys.version, os.getcwd(),
+             sorted((k, v) for k, v in os.environ.items() if k not in VOLATILE_ENV)]
     for package in ("attnpipe", "manim", "manimpango"):  # found, not imported: the job must not pay for it
         root = Path(find_spec(package).origin).parent
         for path in sorted(root.rglob("*.py")) if package == "attnpipe" else [root / "__init__.py"]:
