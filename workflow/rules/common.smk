@@ -28,7 +28,6 @@ from attnpipe.layout import (
 from attnpipe.models.spec import ModelSetting
 from attnpipe.provenance import code_version
 
-
 # Snakemake's DAG of a big sweep is ~300,000 objects that live to the end; at Python's default threshold
 # (a collection every 700 allocations) the cycle collector ran ~1,000 times over them: 1.0 of 8.7 CPU s of
 # a 30 x 30 no-op (issue 11). Every 10,000 allocations still bounds cycles, and costs 0.4 s (most of it
