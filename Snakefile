@@ -25,10 +25,10 @@ localrules:
 rule all:
     default_target: True
     input:
-        get_final_outputs(),
+        get_final_outputs,
 
 
 # `snakemake numeric`: every stage file, no videos.
 rule numeric:
     input:
-        get_numeric_outputs(),
+        get_numeric_outputs,

@@ -5,11 +5,13 @@
 Prints, for a fresh copy of the workflow in a temporary folder: the dry run, the full numeric sweep
 and the no-op rerun, in seconds and seconds per combination, against the targets (full sweep
 < 0.3 s per combination, no-op < 1.5 x a bare `python -c "import torch, pandas"`, timed alternately
-with the no-op reruns so both see the same load) and against what a one-process-per-job design would
-spend on start-up alone (that same import, once per job).
+with the no-op reruns so both see the same load; the ratio in wall time, and in CPU seconds, which moves
+less with other work on a shared machine) and against what a one-process-per-job design would spend on
+start-up alone (that same import, once per job).
 """
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,12 +39,21 @@ def grid_config(n_prompts: int, n_weights: int) -> dict:
     return cfg
 
 
-def timed(cmd, cwd) -> float:
-    start = time.perf_counter()
+def cpu_seconds() -> float:
+    """User + system CPU time of this process's finished children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd, cwd, cpu: list | None = None) -> float:
+    """Wall seconds of `cmd`; its CPU seconds are appended to `cpu` (if given)."""
+    start, cpu_start = time.perf_counter(), cpu_seconds()
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    if cpu is not None:
+        cpu.append(cpu_seconds() - cpu_start)
     return elapsed
 
 
@@ -60,10 +71,10 @@ def main() -> None:
         smk = [sys.executable, "-m", "snakemake", "numeric", "--cores", str(args.cores)]  # no videos
         dry = timed([*smk, "-n"], wd)
         full = timed(smk, wd)
-        noops, imports = [], []
+        noops, imports, noop_cpu, import_cpu = [], [], [], []
         for _ in range(3):  # side by side: on a shared machine the load changes from minute to minute
-            noops.append(timed(smk, wd))
-            imports.append(timed(bare_import, REPO))
+            noops.append(timed(smk, wd, noop_cpu))
+            imports.append(timed(bare_import, REPO, import_cpu))
         files = sum(1 for _ in (wd / "results").rglob("*.*"))
 
     startup = statistics.median(imports)
@@ -79,6 +90,10 @@ def main() -> None:
     print(f"no-op rerun     {noop:8.2f} s   runs: {', '.join(f'{t:.2f}' for t in noops)}")
     print(f"import torch, pandas {startup:.2f} s   runs: {', '.join(f'{t:.2f}' for t in imports)}")
     print(f"no-op / import  {ratio:8.2f}     target < 1.5   (median of the side-by-side pairs)")
+    # CPU time moves less than wall time with other work on the machine: the same ratio in CPU seconds
+    cpu_ratio = statistics.median(n / i for n, i in zip(noop_cpu, import_cpu))
+    print(f"in CPU seconds  {cpu_ratio:8.2f}     no-op {', '.join(f'{t:.2f}' for t in noop_cpu)}; "
+          f"import {', '.join(f'{t:.2f}' for t in import_cpu)}")
     print(f"one-process-per-job start-up alone: {startup:.2f} s/job -> {naive:.0f} s for this grid "
           f"({naive / combos:.2f} s/combination); the threaded sweep is {naive / full:.1f}x faster")
 

@@ -202,6 +202,9 @@ def assert_fails_cleanly(workdir, expected, *args):
 @pytest.mark.parametrize("content, expected", [
     (b"tokenizer: [words\n", ["bad.yaml: malformed YAML at line 2"]),
     (b"tokenizer: words\n# caf\xe9\n", ["bad.yaml: expected UTF-8 text, got byte 0xe9 at line 2"]),
+    (b"tokenizer: words\n# a\x00b\n", ["bad.yaml: malformed YAML at line 2: unacceptable character #x0000"]),
+    # libyaml reads the file; the pure-Python parser's fuller message is the one shown
+    (b"\ttokenizer: words\n", ["bad.yaml: malformed YAML at line 1, column 1: found character '\\t'"]),
 ])
 def test_bad_configfile_is_one_line_before_snakemake_parses_it(tmp_path, content, expected):
     # Snakemake reads --configfile files before the workflow runs (a traceback for the byte): run.sh sweep

@@ -31,24 +31,43 @@ def read_yaml(path) -> dict:
         raise ConfigFileError(
             f"{path}: expected UTF-8 text, got byte 0x{raw[exc.start]:02x} at line {line}"
         ) from None
-    loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
-        if node is not None:
-            _check_nodes(node, path)
-            data = loader.construct_document(node)
-        else:
-            data = None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise ConfigFileError(f"{path}: malformed YAML{where}: {problem}") from None
-    finally:
-        loader.dispose()
+        data = _load(text, path, FAST_LOADER)
+    except (yaml.YAMLError, UnicodeError):
+        try:  # the pure-Python parser says what is wrong more fully (e.g. which character)
+            data = _load(text, path, yaml.SafeLoader)
+        except yaml.reader.ReaderError as exc:  # a control character: YAML allows only printable ones
+            line = text[: exc.position].count("\n") + 1
+            raise ConfigFileError(
+                f"{path}: malformed YAML at line {line}: unacceptable character #x{exc.character:04x}"
+            ) from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or "syntax error"
+            raise ConfigFileError(f"{path}: malformed YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise ConfigFileError(f"{path}: expected a YAML mapping of config keys, got {type(data).__name__}")
     return data
+
+
+# libyaml's parser (PyYAML's C binding, same resolver and constructor) reads a 30 x 30 sweep's config in a
+# quarter of the pure-Python parser's time, at every Snakemake start (issue 11, no-op speed). Its messages
+# are terser, so a file it refuses is parsed again by the pure-Python one for the message.
+FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load(text: str, path, loader_class):
+    """The document in `text`, checked node by node (_check_nodes) before it is built."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(node, path)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def _check_nodes(root: yaml.Node, path) -> None:

@@ -10,14 +10,20 @@ what a stage computes or writes marks that stage's outputs, and so everything be
 import ast
 import hashlib
 import importlib.util
+from functools import cache
 from pathlib import Path
 
 PACKAGE = "attnpipe"
 
 
+@cache
+def _root() -> Path:
+    return Path(importlib.util.find_spec(PACKAGE).origin).parent
+
+
 def _source(module: str) -> tuple[str, str] | None:
     """(path, text) of an attnpipe module, found on disk without importing it (no torch at parse time)."""
-    root = Path(importlib.util.find_spec(PACKAGE).origin).parent
+    root = _root()
     parts = module.split(".")[1:]
     candidates = [root / "__init__.py"] if not parts else [root.joinpath(*parts[:-1], parts[-1] + ".py")]
     for path in [*candidates, root.joinpath(*parts, "__init__.py")]:
@@ -35,11 +41,19 @@ def _package_data(init: str) -> str:
     return digest.hexdigest()
 
 
+def _statements(node: ast.AST):
+    """Every statement under `node`: imports are statements, so expressions (most of a tree) are skipped."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)):
+            yield child
+            yield from _statements(child)
+
+
 def _imports(module: str, tree: ast.Module, is_package: bool) -> set[str]:
     """attnpipe modules named by the import statements of `module`."""
     found = set()
     here = module if is_package else module.rpartition(".")[0]
-    for node in ast.walk(tree):
+    for node in _statements(tree):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -52,6 +66,20 @@ def _imports(module: str, tree: ast.Module, is_package: bool) -> set[str]:
     return {m for m in found if m == PACKAGE or m.startswith(PACKAGE + ".")}
 
 
+@cache  # the stages share most modules: each is read and parsed once per process, not once per stage
+def _module(name: str) -> tuple[str, frozenset[str]]:
+    """(what counts as `name`'s code, the attnpipe modules it imports); ("", none) for a name that is not a
+    module (a name imported from a module)."""
+    found = _source(name)
+    if found is None:
+        return "", frozenset()
+    origin, text = found
+    tree = ast.parse(text)
+    is_package = origin.endswith("__init__.py")
+    code = ast.dump(tree) + (_package_data(origin) if is_package else "")
+    return code, frozenset(_imports(name, tree, is_package))
+
+
 def code_version(module: str) -> str:
     """sha256 (16 hex digits) of `module` and the attnpipe modules it imports transitively."""
     seen: dict[str, str] = {}
@@ -60,14 +88,8 @@ def code_version(module: str) -> str:
         name = todo.pop()
         if name in seen:
             continue
-        found = _source(name)
-        if found is None:  # a name imported from a module, not a module itself
-            seen[name] = ""
-            continue
-        origin, text = found
-        tree = ast.parse(text)
-        seen[name] = ast.dump(tree) + (_package_data(origin) if origin.endswith("__init__.py") else "")
-        todo.extend(_imports(name, tree, origin.endswith("__init__.py")))
+        seen[name], imports = _module(name)
+        todo.extend(imports)
     digest = hashlib.sha256()
     for name in sorted(seen):
         digest.update(f"{name}\0{seen[name]}\0".encode())

@@ -1,5 +1,6 @@
 # Everything that is not a rule: the config, loaded and checked before any job runs, and the
 # input/param functions the rules call. Bad input stops here with one line naming the key.
+import gc
 import importlib
 import re
 import sys
@@ -26,6 +27,12 @@ from attnpipe.layout import (
 )
 from attnpipe.models.spec import ModelSetting
 from attnpipe.provenance import code_version
+
+# Snakemake's DAG of a big sweep is ~300,000 objects that live to the end; at Python's default threshold
+# (a collection every 700 allocations) the cycle collector ran ~1,000 times over them: 1.0 of 8.7 CPU s of
+# a 30 x 30 no-op (issue 11). Every 10,000 allocations still bounds cycles, and costs 0.4 s (most of it
+# before this file runs).
+gc.set_threshold(10_000, 10, 10)
 
 
 def fail(message):
@@ -231,14 +238,31 @@ def get_gallery_settings():
     }
 
 
+# The rules over the whole sweep (all, numeric, summary, gallery) take their inputs from functions (the
+# `wildcards` argument is Snakemake's, unused), not from lists given at load: Snakemake then builds a
+# rule's thousands of file objects only when the rule is in the DAG, and once. A `snakemake numeric`
+# no-op on a 30 x 30 sweep built ~23,000 of them at load for nothing (issue 11, no-op speed).
 def get_combination_files(name):
     """results/<weights>/<prompt>/<name> for every combination, weight settings outermost."""
     return [f"{combination_dir(weights, prompt)}/{name}" for weights, prompt in COMBINATIONS]
 
 
-def get_attend_files():
+def get_videos(wildcards=None):
+    return get_combination_files(VIDEO)
+
+
+def get_stills(wildcards=None):
+    return get_combination_files(STILL)
+
+
+def get_attend_files(wildcards=None):
     """Every combination's attend.pt, in the order of get_combination_files."""
     return [stage_file(combination_dir(weights, prompt), "attend") for weights, prompt in COMBINATIONS]
+
+
+def get_combination_embed_files(wildcards=None):
+    """Every combination's embed.pt, in the order of get_combination_files (a prompt's X repeats)."""
+    return [get_embed_file(weights, prompt) for weights, prompt in COMBINATIONS]
 
 
 def get_embed_file(weights, prompt):
@@ -248,7 +272,7 @@ def get_embed_file(weights, prompt):
     return stage_file(embeddings_dir(prompt), "embed")
 
 
-def get_numeric_outputs():
+def get_numeric_outputs(wildcards=None):
     # Every stage file: a job reruns when any file the sweep promises is missing.
     toy_prompts = dict.fromkeys(p for w, p in COMBINATIONS if w not in MODEL_SETTINGS)
     files = [path for prompt in toy_prompts for path in stage_files(embeddings_dir(prompt), "embed").values()]
@@ -264,9 +288,8 @@ def get_numeric_outputs():
     return list(dict.fromkeys(files)) + [SUMMARY_CSV]
 
 
-def get_final_outputs():
-    videos = get_combination_files(VIDEO) + get_combination_files(STILL)
-    return get_numeric_outputs() + videos + [GALLERY]
+def get_final_outputs(wildcards=None):
+    return get_numeric_outputs() + get_videos() + get_stills() + [GALLERY]
 
 
 # Real models: each rule's settings name the model folder and what it reads from it; the folder's files

@@ -11,8 +11,8 @@ localrules:
 
 rule summary:
     input:
-        embed=[get_embed_file(w, p) for w, p in COMBINATIONS],  # one per combination: a prompt's X repeats
-        attend=get_attend_files(),
+        embed=get_combination_embed_files,
+        attend=get_attend_files,
     output:
         table=report(
             SUMMARY_CSV,
@@ -42,9 +42,9 @@ rule summary:
 rule gallery:
     input:
         summary=SUMMARY_CSV,
-        attend=get_attend_files(),
-        stills=get_combination_files(STILL),
-        videos=get_combination_files(VIDEO),
+        attend=get_attend_files,
+        stills=get_stills,
+        videos=get_videos,
     output:
         page=GALLERY,
         thumbnails=get_combination_files(THUMBNAIL),
