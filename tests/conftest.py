@@ -3,6 +3,7 @@ test may edit library code without touching the checkout), and what several test
 (combinations, check_video, Payload). Test modules import from here, never from each other."""
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import re
@@ -142,6 +143,12 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--mute-audio"]
 
 
+def pytest_collection_modifyitems(items):
+    """The SLURM sweep first: it mostly waits on the cluster's status checks, and under pytest-xdist
+    (./run.sh test: two workers, tests handed out in this order) the other worker's tests fill the waits."""
+    items.sort(key=lambda item: item.path.name != "test_slurm.py")
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     """pytest-playwright's browser: the system chromium, not a Playwright download."""
@@ -154,13 +161,30 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}}
 
 
+def sweep_default(folder: Path) -> Path:
+    workdir = copy_workflow(folder / "wf")
+    proc = snakemake(workdir, "--cores", "2", check=True)
+    (folder / "sweep-terminal.txt").write_text(proc.stdout + proc.stderr)  # what a user's terminal shows
+    return workdir
+
+
 @pytest.fixture(scope="session")
 def built_default(tmp_path_factory) -> Path:
-    """The default config, swept once for the whole session. Copy it before changing anything."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("built") / "wf")
-    proc = snakemake(workdir, "--cores", "2", check=True)
-    (workdir.parent / "sweep-terminal.txt").write_text(proc.stdout + proc.stderr)  # what a user's terminal shows
-    return workdir
+    """The default config, swept once for the whole session. Copy it before changing anything.
+
+    Under pytest-xdist (./run.sh test) every worker is its own session: the first to ask sweeps into the
+    run's shared temporary folder under a lock, the others wait for it and read the same folder."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # one process: its own temporary folder
+        return sweep_default(tmp_path_factory.mktemp("built"))
+    shared = tmp_path_factory.getbasetemp().parent  # pytest-N/, above this worker's pytest-N/popen-gwK/
+    folder, done = shared / "built", shared / "built.done"
+    with open(shared / "built.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a worker whose sweep failed left
+            sweep_default(folder)
+            done.touch()
+    return folder / "wf"
 
 
 @pytest.fixture

@@ -12,6 +12,9 @@ from playwright.sync_api import expect
 
 from attnpipe.render.numbers import fmt
 
+# under pytest-xdist one worker runs this module: one chromium, not one per worker
+pytestmark = pytest.mark.xdist_group("browser")
+
 
 class Watched:
     """What the page did besides drawing: console errors, uncaught exceptions, failed loads, every request."""

