@@ -63,6 +63,13 @@ def processes() -> dict[int, tuple[int, str]]:
     return found
 
 
+def cwd(pid: int) -> Path | None:
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return None
+
+
 def environ(pid: int) -> list[bytes]:
     try:
         return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
@@ -92,7 +99,8 @@ def test_a_stopped_job_stops_its_render_and_leaves_nothing(built_copy, tmp_path,
     try:
         def render_child():  # the job (Snakemake's script) and the server's child rendering for it
             procs = processes()
-            jobs = [pid for pid, (_, cmd) in procs.items() if ".snakemake/scripts/" in cmd and "render" in cmd]
+            jobs = [pid for pid, (_, cmd) in procs.items()
+                    if ".snakemake/scripts/" in cmd and "render" in cmd and cwd(pid) == built_copy]  # this test's
             servers = {pid for pid, (_, cmd) in procs.items() if "attnpipe.render.forkserver" in cmd
                        and f"TMPDIR={tmp}".encode() in environ(pid)}  # this test's server (its own TMPDIR)
             children = [pid for pid, (ppid, _) in procs.items() if ppid in servers]

@@ -88,14 +88,21 @@ def submit(request: dict) -> int | None:
         if not started:
             return None  # the server went away before forking: nothing ran
         child = json.loads(started)["pid"]
-        stop = lambda signum, frame: os.kill(child, signal.SIGTERM)  # noqa: E731  it cleans up, then reports
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, stop)
+            signal.signal(signum, lambda signum, frame: _stop(child))
         try:
             finished = replies.readline()
         except OSError:
             finished = b""
     return json.loads(finished)["exit"] if finished else 1  # no report: the child was killed
+
+
+def _stop(child: int) -> None:
+    """Ask the job's child to stop: it unwinds (removing its temporaries), then reports its exit."""
+    try:
+        os.kill(child, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
 
 
 def _umask() -> int:
@@ -118,12 +125,19 @@ def _connect(name: str) -> socket.socket | None:
 
 def _start_and_connect(name: str) -> socket.socket | None:
     """Start a server under `name` and connect once it listens (to it, or to one another job started)."""
-    server = subprocess.Popen([sys.executable, "-m", __name__, name.lstrip("\0")], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline and server.poll() in (None, 0):  # 0: another job's server has the name
+    deadline, server, started = time.monotonic() + START_SECONDS, None, 0.0
+    while time.monotonic() < deadline:
         if (conn := _connect(name)) is not None:
             return conn
+        status = server.poll() if server else 0
+        if status not in (None, 0):
+            return None  # it failed to start: render here
+        # none started yet, or ours found the name taken: by a server starting (wait for it), or, rarely, by
+        # one that was just leaving (start another, at most once a second)
+        if status == 0 and time.monotonic() - started > 1.0:
+            server = subprocess.Popen([sys.executable, "-m", __name__, name.lstrip("\0")], stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            started = time.monotonic()
         time.sleep(0.02)
     return None
 
