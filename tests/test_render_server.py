@@ -144,3 +144,23 @@ def test_a_server_renders_for_its_own_user_only():
     finally:
         server.terminate()
         server.wait()
+
+
+@pytest.mark.skipif(os.getuid() != 0 or not os.access(SYSTEM_PYTHON, os.X_OK), reason="needs root and Debian's python3")
+def test_a_job_never_hands_its_render_to_another_users_server():
+    from attnpipe.render import forkserver
+
+    name = forkserver.socket_name()  # this process's: the name a render job here would use
+    squatter = ("import socket, sys, time\n"
+                "s = socket.socket(socket.AF_UNIX)\n"
+                f"s.bind({name!r}); s.listen(8); print('ready', flush=True)\n"
+                "while True: c, _ = s.accept(); c.sendall(b'{\"pid\": 1}\\n')\n")
+    other = subprocess.Popen([SYSTEM_PYTHON, "-c", squatter], user=65534, stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline() == "ready\n"
+        start = time.monotonic()
+        assert forkserver.submit({"settings": {}, "inputs": {}, "outputs": {}, "log": os.devnull}) is None
+        assert time.monotonic() - start < 5  # refused at once, no wait for a server of its own
+    finally:
+        other.kill()
+        other.wait()

@@ -75,7 +75,10 @@ def submit(request: dict) -> int | None:
     """Have a forked child of this environment's server run `request` (the job's `render_job` arguments);
     its exit status, or None if no server could be had (nothing was run: render here instead)."""
     name = socket_name()
-    conn = _connect(name) or _start_and_connect(name)
+    try:
+        conn = _connect(name) or _start_and_connect(name)
+    except _Foreign:
+        return None  # another user holds the name: never hand a render to it
     if conn is None:
         return None
     with conn, conn.makefile("rb") as replies:
@@ -85,9 +88,10 @@ def submit(request: dict) -> int | None:
             started = replies.readline()
         except OSError:
             started = b""
-        if not started:
-            return None  # the server went away before forking: nothing ran
-        child = json.loads(started)["pid"]
+        reply = json.loads(started) if started else {}
+        if "pid" not in reply:
+            return None  # the server went away, or its child failed before it began: nothing ran
+        child = reply["pid"]
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, lambda signum, frame: _stop(child))
         try:
@@ -111,16 +115,21 @@ def _umask() -> int:
     return mask
 
 
+class _Foreign(Exception):
+    """The name is held by another user's process."""
+
+
 def _connect(name: str) -> socket.socket | None:
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(name)
-        if _same_user(conn):
-            return conn
     except OSError:
-        pass
-    conn.close()
-    return None
+        conn.close()
+        return None
+    if not _same_user(conn):
+        conn.close()
+        raise _Foreign(name)
+    return conn
 
 
 def _start_and_connect(name: str) -> socket.socket | None:
