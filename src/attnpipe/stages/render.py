@@ -22,6 +22,7 @@ def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
 
 
 def render_job(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
+    # imported here: a job that hands its render to the server never loads Manim
     from ..render.story import read_story
     from ..render.video import render
 
