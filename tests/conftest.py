@@ -101,8 +101,8 @@ def snapshot(folder: Path) -> dict:
 
 
 def check_video(folder, preset) -> float:
-    """The mp4 decodes at the preset's size and rate; the still is not blank, is 1920x1080 whatever the
-    preset, and shows the video's last frame (the result stays on screen: no fade to black)."""
+    """The mp4 decodes at the preset's size and rate and its last frame holds the result (no fade to black);
+    the still is 1920x1080 whatever the preset and not blank."""
     import av  # the video's decoder, and the still's size: only where a test checks a video
     from PIL import Image
 
@@ -116,15 +116,14 @@ def check_video(folder, preset) -> float:
         seconds = float(container.duration) / av.time_base
         assert abs(len(frames) - seconds * preset["frame_rate"]) <= 1
         assert len(frames) > 5 * preset["frame_rate"]  # a story, not a flash
-    image = Image.open(folder / "attention.png").convert("RGB")
-    still = np.asarray(image)
+    last = np.asarray(frames[-1].to_image().convert("RGB"))
+    assert last.std() > 10 and (last.max(axis=2) > 60).mean() > 0.02, f"the last frame is blank: {folder}"
+    # held, not passing: the frame a second before the end is the same result
+    before = np.asarray(frames[-1 - preset["frame_rate"]].to_image().convert("RGB"), dtype=float)
+    assert np.abs(last - before).mean() < 1
+    still = np.asarray(Image.open(folder / "attention.png").convert("RGB"))
     assert still.shape == (STILL_SIZE[1], STILL_SIZE[0], 3)
     assert still.std() > 10 and (still.max(axis=2) > 60).mean() > 0.02, f"blank still: {folder}"
-    # the still is the last frame's content drawn at its own size: brought down to the video's size, the
-    # two match (another frame of the story, or another combination's result, differs by far more)
-    last = np.asarray(frames[-1].to_image().convert("RGB"), dtype=float)
-    small = np.asarray(image.resize((preset["pixel_width"], preset["pixel_height"]), Image.Resampling.BOX), dtype=float)
-    assert np.abs(last - small).mean() < 4
     return seconds
 
 
@@ -221,17 +220,19 @@ def stage_block(folder, embed, source, rows, cols, forward=None):
 
 def displayed_value(folder, embed, source, i, j, forward=None):
     """The value a scene entry claims to show: a stage value (source, i, j), or a statistic of a block of one,
-    "p99(hidden_states)" with row and column ids, recomputed here from the CSV."""
-    if m := re.fullmatch(r"p(\d+)\((.+)\)", source):
-        return np.percentile(stage_block(folder, embed, m.group(2), list(i), list(j), forward), int(m.group(1)))
+    "p99(scores[0])" with row and column ids, recomputed here from the CSV."""
+    if m := re.fullmatch(r"p(\d+)\((.+)\)", source):  # of the finite values: masked scores (−∞) are not on a scale
+        block = stage_block(folder, embed, m.group(2), list(i), list(j), forward)
+        return np.percentile(block[np.isfinite(block)], int(m.group(1)))
     return stage_block(folder, embed, source, i, j, forward)[0, 0]
 
 
 def built_scenes(workdir, final_only=False, only=None):
     """(weights, prompt, scene) for every combination: the render stage's own Story and settings,
-    with construct() run (every mobject built) but nothing drawn. `final_only`: the title and the final
-    frame (what the still shows) without the steps before it; `only`: these (weights, prompt) pairs.
-    `scene.written` lists every string set on screen, in order."""
+    with construct() run (every mobject built) but nothing drawn. `final_only`: what the still shows
+    (scene.still_frame, laid out for 1920 x 1080) without the steps before it; `only`: these (weights,
+    prompt) pairs. `scene.written` lists every string set on screen, in order; `scene.drawn` every string
+    drawn with its digits' height in the preview's pixels (at a play: final_only draws none)."""
     from manim import tempconfig
 
     from attnpipe.config import load_schema, load_sweep
@@ -258,6 +259,9 @@ def built_scenes(workdir, final_only=False, only=None):
                 return super().construct()
             self.add_title()
             self.step_final()
+            still = self.still_frame()
+            self.clear()
+            self.add(*still)
 
     with contextlib.chdir(workdir):  # where Snakemake reads the config: a model's relative path holds there
         sweep = load_sweep(read_config(workdir), load_schema(workdir / "workflow/schemas/config.schema.yaml"))

@@ -20,6 +20,7 @@ import yaml
 from . import configfile, embedding, layout, matrices, tokens
 from .limits import MAX_CONFIG_VALUES, MAX_HEADS, MAX_ID, MAX_TEXT, MAX_TOKENS, MAX_VALUES, MAX_WIDTH
 from .models import spec as model_spec
+from .render.heads import chosen_heads
 from .schema import StructureError, check_structure, defaults, shown
 
 # results/embeddings/ holds the per-prompt stage, results/models/ the forward passes; the others are files
@@ -55,7 +56,8 @@ class WeightSetting:
     projections: dict  # query/key/value -> matrix spec (`shared` expanded)
     biases: dict  # query/key/value -> vector spec, only those given
     attention: dict  # the schema's defaults filled in
-    show_heads: list[int]  # the heads its videos walk through
+    show_heads: list[int]  # the heads its videos show
+    detail_heads: list[int]  # those walked through step by step
 
     def files(self) -> list[str]:
         specs = [*self.projections.values(), *self.biases.values()]
@@ -122,6 +124,7 @@ class Sweep:
             "weights": weights,
             "attention": self.attend_settings(weights),
             "show_heads": self.weights[weights].show_heads,
+            "detail_heads": self.weights[weights].detail_heads,
             "hidden_states_from": source,
             "unknown_tokens": unknown,
         }
@@ -416,13 +419,9 @@ def _resolve_weights(name: str, setting: dict, d_model: int, source: str, longes
             raise ConfigError(
                 f"{where}.attention.heads: expected a divisor of the {p} width {widths[p]}, got {attention['heads']}"
             )
-    show_heads = setting.get("render", {}).get("heads", list(range(attention["heads"])))
-    if max(show_heads) >= attention["heads"]:
-        raise ConfigError(
-            f"{where}.render.heads: expected head indices from 0 to {attention['heads'] - 1}, got {max(show_heads)}"
-        )
+    show_heads, detail_heads = chosen_heads(setting.get("render", {}), attention["heads"], where, ConfigError)
     return WeightSetting(name=name, projections=_floats(projections), biases=_floats(biases), attention=attention,
-                         show_heads=sorted(show_heads))
+                         show_heads=show_heads, detail_heads=detail_heads)
 
 
 def _check_setting_name(where: str, name: str) -> None:

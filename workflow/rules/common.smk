@@ -167,21 +167,22 @@ def get_model_runtime(wildcards):
 #   small (8 tokens, 2 heads, d 3)        preview: 347 MB, 19 CPU s   publish: 606 MB, 48 CPU s
 #   64 tokens (heatmaps)                  preview: 340 MB, 14 CPU s
 #   minilm (10 tokens, 12 heads, d 384)   preview: 377 MB, 49 CPU s (before this session: 1062 MB, 182 CPU s)
-# Declared: a base plus a share per shown head x grid cell, with headroom; runtime 3x the CPU seconds.
+# Declared: a base plus a share per head walked through x grid cell, with headroom; runtime 3x the CPU seconds.
 # publish's share per cell is not measured at MiniLM's size: taken as 5x preview's (frames 9x the pixels).
 RENDER_BASE = {"preview": {"mem_mb": 600, "cpu_s": 25}, "publish": {"mem_mb": 1000, "cpu_s": 60}}
-RENDER_PER_HEAD_CELL = {  # per shown head x grid cell (tokens, up to 12, squared)
+RENDER_PER_HEAD_CELL = {  # per head walked through x grid cell (tokens, up to 12, squared)
     "preview": {"mem_mb": 0.1, "cpu_s": 0.04},
     "publish": {"mem_mb": 0.5, "cpu_s": 0.2},
 }
 
 
 def render_resources(weights, prompt, preset):
-    """mem_mb and runtime (minutes) of one render job, from the combination's size: tokens, shown heads
-    and width (a wide X or Q is a heatmap: its cost does not grow with the width). A rotary model's
-    rotation step (Q, K, cos, sin and their rotations: six T x head_dim matrices) counts as one more head."""
+    """mem_mb and runtime (minutes) of one render job, from the combination's size: tokens and the heads
+    walked through step by step (the others are one map each in the result; a matrix shows what fits of
+    its numbers, so its cost does not grow with the width). A rotary model's rotation step (Q, K, cos, sin
+    and their rotations) counts as one more head."""
     tokens = len(SWEEP.prompts[prompt].tokens)
-    heads = len(SWEEP.weights[weights].show_heads) + (weights in ROTARY_SETTINGS)
+    heads = len(SWEEP.weights[weights].detail_heads) + (weights in ROTARY_SETTINGS)
     cells = heads * min(tokens, 12) ** 2
     base, per_cell = RENDER_BASE[preset], RENDER_PER_HEAD_CELL[preset]
     mem_mb = base["mem_mb"] + per_cell["mem_mb"] * cells

@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..render.heads import chosen_heads
+
 # config.json model_type -> architecture family (how the attention input and weights are found)
 FAMILIES = {"bert": "bert", "gpt2": "gpt2", "llama": "llama", "mistral": "llama", "qwen2": "llama"}
 SUPPORTED = "bert (BERT family, e.g. MiniLM), gpt2, llama, mistral, qwen2"
@@ -67,6 +69,7 @@ class ModelSetting:
     layer: int
     attention: dict  # as a toy setting's: scale, causal, softmax, heads (+ kv_heads with GQA)
     show_heads: list[int]
+    detail_heads: list[int]
 
     def files(self) -> list[str]:
         return self.model.weight_files
@@ -106,12 +109,9 @@ def expand_setting(name: str, setting: dict, models: dict[str, Model]) -> list[M
         if not 0 <= layer < model.layers:
             raise ModelConfigError(f"{key}: expected a layer of model {model.name} from 0 to {model.layers - 1} "
                                    f"({model.layers} layers), got {layer}")
-    show_heads = setting.get("render", {}).get("heads", list(range(model.heads)))
-    if max(show_heads) >= model.heads:
-        raise ModelConfigError(f"{where}.render.heads: expected head indices from 0 to {model.heads - 1}, "
-                               f"got {max(show_heads)}")
+    show_heads, detail_heads = chosen_heads(setting.get("render", {}), model.heads, where, ModelConfigError)
     return [ModelSetting(name=n, model=model, layer=layer, attention=_attention(model, layer),
-                         show_heads=sorted(show_heads)) for n, layer in zip(names, layers)]
+                         show_heads=show_heads, detail_heads=detail_heads) for n, layer in zip(names, layers)]
 
 
 def _attention(model: Model, layer: int) -> dict:

@@ -1,8 +1,19 @@
-"""The render stage: a Manim video (and a still of its last frame) per combination, built from the
-saved stage files only. No LaTeX: every glyph is Pango `Text`.
+"""The render stage: a Manim video (and a still of its result) per combination, built from the saved stage
+files only. No LaTeX: every string is set by Pango (glyphs).
 
-  numbers  the one rule that turns a stage value into the string on screen
-  story    the stage files of one combination, read into what the scene shows
-  scene    the Manim scene, driven by a Story (grids, a highlighted dot product, heatmaps)
-  video    presets, per-job media folder, mp4 + png written whole into results/
+  story        the stage files of one combination, read into what the scene shows
+  scene        the storyboard: one Manim scene driven by a Story, a method per step
+  transitions  title, caption, curtain fades, pauses; the record of every text drawn and its size
+  matrix_view  a matrix as readable numbers, the rest elided (⋯ ⋮), labelled, coloured, reused
+  elision      which rows and columns of a big matrix are written out
+  rotation     the rotary step (Llama family): numbers, the turned pair, K
+  result       the result: every head's map side by side (the video's last frame, and the still)
+  widgets      the result's grid, heatmap and colour bar
+  labels       text sizes that read (video and still), token labels that never overlap
+  heads        which heads a setting shows, and which it walks through
+  numbers      the one rule that turns a stage value into the string on screen
+  colours      palettes and colour scales (Manim-free: the gallery uses them too)
+  glyphs       text set once per string and size, cached across jobs
+  video        presets, per-job media folder, mp4 + png written whole into results/
+  forkserver   the render server: Manim imported once, a forked child per render job
 """

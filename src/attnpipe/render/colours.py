@@ -4,8 +4,9 @@ colours, and what its colour bar says. Manim-free (numpy only), so the gallery j
 One ColourScale per matrix (or per final frame, shared by its heads), so the cells and the bar always
 agree. Probabilities run from 0 to the largest weight shown (a 300-token prompt's weights are all near
 1/300: on a fixed 0-1 scale they would be one dark colour). Plain values (X, Q, K, V, weights) run
-from their smallest to their largest. Where a few outliers would flatten everything else to one
-colour (a real model's hidden states; the first rows of a long causal prompt, whose weights are near 1)
+from their smallest to their largest, signed ones (scores) diverge around 0. Where a few outliers would
+flatten everything else to one colour (a real model's hidden states; a long prompt's scores, whose few
+largest would leave the rest near white; the first rows of a long causal prompt, whose weights are near 1)
 the scale is clipped at the 1st and 99th percentiles (probabilities: at the 99th; 0 stays the floor),
 and the bar says so.
 """
@@ -45,7 +46,7 @@ class ColourScale:
             if p_hi > 0 and hi > OUTLIER_RANGE * p_hi:
                 return cls(kind, 0.0, p_hi, clipped=True)
             return cls(kind, 0.0, hi)
-        if kind == "plain" and p_hi > p_lo and hi - lo > OUTLIER_RANGE * (p_hi - p_lo):
+        if kind in ("plain", "signed") and p_hi > p_lo and hi - lo > OUTLIER_RANGE * (p_hi - p_lo):
             return cls(kind, p_lo, p_hi, clipped=True)
         return cls(kind, lo, hi)
 

@@ -1,9 +1,9 @@
-"""Text sizes that read on the still, and token labels that never overlap.
+"""Text sizes that read where they are drawn, and token labels that never overlap.
 
-The still (attention.png) is the final frame drawn at STILL_SIZE, whatever the video preset
-(video.write_still). Scene units do not depend on the resolution (the frame is 8 units high), so
-"digits at least 12 px tall at 1920 x 1080" is a size in units, and the layout that reads on the still
-is the video's last frame too.
+Scene units do not depend on the resolution (the frame is 8 units high), so "digits at least 10 px tall at
+640 x 360" is a size in units. Two such rules: the video's (VIDEO: every step, the last frame included, laid
+out for the preview's 640 x 360; publish draws the same layout at 1920 x 1080) and the still's (STILL: the
+result drawn again, laid out for 1920 x 1080, video.write_still).
 """
 
 import math
@@ -17,12 +17,8 @@ from .numbers import token_label
 STILL_SIZE = (1920, 1080)
 MIN_TEXT_PX = 12  # the smallest digit height on the still
 MAX_LABEL_CHARS = 10  # longer token labels are cut, with "…"
-LABEL_GAP = 0.05  # units between neighbouring labels
+LABEL_GAP = 0.015  # units between neighbouring labels (their boxes: the glyphs' own spacing comes on top)
 LABEL_BUFF = 0.1  # units between a label and its row or column
-
-
-def px_to_units(px: float) -> float:
-    return px * config.frame_height / STILL_SIZE[1]
 
 
 @cache
@@ -32,14 +28,31 @@ def digit_size() -> tuple[float, float]:
     return sample.height / 100, sample.width / 1000
 
 
-def font_for_px(px: float) -> float:
-    """The font size whose digits are `px` tall on the still."""
-    return px_to_units(px) / digit_size()[0]
+@dataclass(frozen=True)
+class Legibility:
+    """Digits at least `min_px` tall in a frame `height_px` pixels high."""
+    min_px: float
+    height_px: int
+
+    def px(self, units: float) -> float:
+        """How many pixels `units` of height are drawn as."""
+        return units * self.height_px / config.frame_height
+
+    def font(self, px: float | None = None) -> float:
+        """The font size whose digits are `px` tall (default: the minimum, half a pixel above: no rounding
+        below it)."""
+        px = self.min_px + 0.5 if px is None else px
+        return px * config.frame_height / self.height_px / digit_size()[0]
 
 
-def min_font() -> float:
-    """The smallest font size used on the final frame (half a pixel above MIN_TEXT_PX: no rounding below)."""
-    return font_for_px(MIN_TEXT_PX + 0.5)
+VIDEO = Legibility(10, 360)  # the preview's 640 x 360; every step of the video
+STILL = Legibility(MIN_TEXT_PX, STILL_SIZE[1])  # attention.png
+
+
+
+
+
+
 
 
 def short_label(row_label: str) -> str:
@@ -77,34 +90,45 @@ def axis_labels(make_text, labels: list[str], pitch: float, font_size: float, ro
     when that lets more of them be shown; then every step-th label is kept so that none overlap.
     `make_text(string, font_size)` builds the Text (the scene's, which caches). Placed at the origin:
     call place_labels() once the matrix is where it will be."""
+    count = len(labels)
+
+    def plan(names: list[str]) -> tuple[int, bool, dict]:
+        built: dict[int, Text] = {}
+
+        def text(i: int) -> Text:
+            if i not in built:
+                built[i] = make_text(names[i], font_size)
+            return built[i]
+
+        def steps_needed(extent_of) -> int:
+            # start from the digits' own size (no Text needed for labels that will be thinned out), then grow
+            # the step until the labels kept are far enough apart
+            step = max(1, math.ceil((digit_size()[0] * font_size + LABEL_GAP) / pitch - 1e-9))
+            while True:
+                extent = max(extent_of(text(i)) for i in range(0, count, step))
+                need = math.ceil((extent + LABEL_GAP) / pitch - 1e-9)
+                if need <= step:
+                    return step
+                step = need
+
+        across = steps_needed(lambda t: t.height)  # rows, or turned columns: their height lies along the axis
+        step, turned = across, False
+        if not rows:
+            flat = steps_needed(lambda t: t.width)
+            step, turned = (across, True) if may_turn and across < flat else (flat, False)
+        return step, turned, built
+
     names = [short_label(label) for label in labels]
-    count = len(names)
-    built: dict[int, Text] = {}
-
-    def text(i: int) -> Text:
-        if i not in built:
-            built[i] = make_text(names[i], font_size)
-        return built[i]
-
-    def steps_needed(extent_of) -> int:
-        # start from the digits' own size (no Text needed for labels that will be thinned out), then grow
-        # the step until the labels kept are far enough apart
-        step = max(1, math.ceil((digit_size()[0] * font_size + LABEL_GAP) / pitch - 1e-9))
-        while True:
-            extent = max(extent_of(text(i)) for i in range(0, count, step))
-            need = math.ceil((extent + LABEL_GAP) / pitch - 1e-9)
-            if need <= step:
-                return step
-            step = need
-
-    across = steps_needed(lambda t: t.height)  # rows, or turned columns: their height lies along the axis
-    step, turned = across, False
-    if not rows:
-        flat = steps_needed(lambda t: t.width)
-        step, turned = (across, True) if may_turn and across < flat else (flat, False)
+    step, turned, built = plan(names)
+    if step > 1:  # thinned: each label says its position, or two "dog"s could not be told apart
+        names = [f"{i}:{name}" for i, name in enumerate(names)]
+        step, turned, built = plan(names)
     shown = list(range(0, count, step))
-    texts = VGroup(*[text(i).rotate(PI / 2) if turned else text(i) for i in shown])
-    cut = any(names[i] != token_label(labels[i]) for i in shown)
+    texts = VGroup(*[(built.get(i) or make_text(names[i], font_size)) for i in shown])
+    if turned:
+        for t in texts:
+            t.rotate(PI / 2)
+    cut = any(short_label(labels[i]) != token_label(labels[i]) for i in shown)
     return AxisLabels(texts, shown, count, rows, step, turned, cut)
 
 

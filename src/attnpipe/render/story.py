@@ -29,7 +29,8 @@ class Story:
     scale_factor: float  # what attend multiplied the scores by (before the causal mask)
     attn: np.ndarray  # (h, T, T) attention weights
     output: np.ndarray  # (T, d_v)
-    show_heads: list[int]  # the heads to walk through (0-based)
+    show_heads: list[int]  # the heads shown (0-based): together, side by side, in the result
+    detail_heads: list[int]  # those walked through step by step
     unknown: set[str]  # tokens that had no vocab entry (a seeded random vector instead)
     hidden_states_from: str  # "vocab" (a lookup per token), or the file (or "the config") X was read from
     kv_of: list[int]  # query head -> the K/V head it reads (grouped-query attention; else itself)
@@ -130,7 +131,9 @@ def read_story(paths: dict, settings: dict) -> Story:
         scores=arr(att["scores"]), scaled=arr(att["scaled_scores"]), attn=arr(att["attention"]),
         scale_factor=float(arr(att["scale_factor"])[0, 0]),
         output=arr(att["output"]),
-        show_heads=list(settings["show_heads"]), unknown=set(settings["unknown_tokens"]),
+        show_heads=list(settings["show_heads"]),
+        detail_heads=list(settings.get("detail_heads", settings["show_heads"][:1])),
+        unknown=set(settings["unknown_tokens"]),
         hidden_states_from=settings["hidden_states_from"], kv_of=kv_heads_read(att["attention"]), **rotary,
     )
 

@@ -1,8 +1,8 @@
 """Render a Story to <out>.mp4 and the still of its last frame, in a media folder of the job's own.
 
-The still is drawn again from the last frame's own mobjects at labels.STILL_SIZE (1920 x 1080) whatever
-the video preset: one frame is cheap, and every text on it then reads (the final frame is laid out for
-that size)."""
+The still is the result laid out again for labels.STILL_SIZE (1920 x 1080) whatever the video preset, with
+its title and caption: one frame is cheap, and at that size more numbers and labels fit than in the video's
+last frame (laid out for the preview's 640 x 360)."""
 
 import shutil
 import tempfile
@@ -18,8 +18,9 @@ PRESETS = {
 }
 
 
-def render(story, settings: dict, mp4_path, png_path) -> dict:
-    """settings: {"preset", "precision", "scheme"}. Returns the scene's record of shown numbers."""
+def render(story, settings: dict, mp4_path, png_path):
+    """settings: {"preset", "precision", "scheme"}. Returns the scene: its records of the numbers shown
+    (`shown`) and of every text's drawn size (`drawn`)."""
     from manim import tempconfig  # imported here: Manim costs ~1 s and sets global state
 
     from .scene import AttentionStory
@@ -42,17 +43,17 @@ def render(story, settings: dict, mp4_path, png_path) -> dict:
             write_still(scene, png_path)
             with atomic_path(mp4_path) as tmp:
                 shutil.copyfile(movie, tmp)
-    return scene.shown
+    return scene
 
 
 def write_still(scene, png_path) -> None:
-    """Draw what is on `scene`'s screen now (its final frame) at STILL_SIZE into a PNG."""
+    """Draw the scene's result laid out for STILL_SIZE (scene.still_frame) into a PNG."""
     from manim import Camera
 
     from .labels import STILL_SIZE
 
     camera = Camera(pixel_width=STILL_SIZE[0], pixel_height=STILL_SIZE[1],
                     frame_width=scene.camera.frame_width, frame_height=scene.camera.frame_height)
-    camera.capture_mobjects(scene.mobjects + scene.foreground_mobjects)
+    camera.capture_mobjects(scene.still_frame())
     with atomic_path(png_path) as tmp:
         camera.get_image().convert("RGB").save(tmp, format="PNG")

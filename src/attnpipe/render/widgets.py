@@ -1,6 +1,5 @@
-"""The scene's building blocks for matrices: a grid of numbers, a colour-only heatmap, a colour bar, and
-an outline around a block of cells. A matrix's body (grid or heatmap) is a regular lattice of cells, so
-a block's outline is found by geometry whatever the body is."""
+"""The result's building blocks (result.py): a grid of numbers, a colour-only heatmap, a colour bar and its
+end labels. A step's matrices are matrix_view.py's."""
 
 import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, Group, ImageMobject, Rectangle, VGroup
@@ -58,17 +57,3 @@ def colour_bar(scale: ColourScale, scheme: dict, height: float, width: float, to
 def end_label(number, tag=None) -> VGroup:
     """A bar end's label: the number, and under it what it is where that is not plain (e.g. '99th pct')."""
     return VGroup(number) if tag is None else VGroup(number, tag).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
-
-
-def block_outline(body, n: int, m: int, rows: range, cols: range, color, min_side: float = 0.06,
-                  buff: float = 0.03, stroke_width: float = 3) -> Rectangle:
-    """A rectangle around rows x cols of a body of n x m cells (grid or heatmap alike). On a heatmap a
-    single row or column can be a hairline: the outline is at least `min_side` across."""
-    cell_w, cell_h = body.width / m, body.height / n
-    left, top = body.get_left()[0], body.get_top()[1]
-    x0, x1 = left + cols.start * cell_w, left + cols.stop * cell_w
-    y0, y1 = top - rows.start * cell_h, top - rows.stop * cell_h
-    outline = Rectangle(width=max(x1 - x0, min_side) + 2 * buff, height=max(y0 - y1, min_side) + 2 * buff,
-                        color=color, stroke_width=stroke_width)
-    return outline.move_to([(x0 + x1) / 2, (y0 + y1) / 2, 0])
-

@@ -31,9 +31,11 @@ def render_job(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
         os.dup2(fh.fileno(), 1)  # Manim's logger, PyAV and anything else this process prints
         os.dup2(fh.fileno(), 2)
         story = read_story(inputs, settings)
-        shown = render(story, settings, outputs["video"], outputs["still"])
+        scene = render(story, settings, outputs["video"], outputs["still"])
+        smallest = min(scene.drawn.items(), key=lambda item: item[1])
         print(f"rendered {settings['weights']}/{settings['prompt']} at {settings['preset']}: "
-              f"{len(shown)} numbers shown" + (" (forked from the render server)" if forkserver.FORKED else ""))
+              f"{len(scene.shown)} numbers shown; smallest text {smallest[1]:.1f} px at 640x360 ({smallest[0]!r})"
+              + (" (forked from the render server)" if forkserver.FORKED else ""))
 
 
 def preload() -> None:

@@ -1,0 +1,108 @@
+"""How the scene moves from step to step: a title and a caption that stay, the stage revealed and cleared
+through a black curtain, pauses scaled by the preset's pace. And the scene's record of what it drew: every
+string on screen at every play, with the height its digits are drawn at in the preview (`drawn`), so a
+test can check that nothing was too small to read."""
+
+from manim import DOWN, AnimationGroup, Rectangle, Scene, Succession, VGroup, Wait, config
+
+from . import glyphs
+from .glyphs import GlyphText
+from .labels import VIDEO, digit_size
+
+SIDE_MARGIN = 0.3  # units kept clear at the frame's sides
+
+
+class Transitions(Scene):
+    """A Scene with a title, a caption, curtain fades and a record of the text it drew (`drawn`)."""
+
+    pace: float = 1.0  # every pause is multiplied by this: a lecture (publish) needs time to read
+    title = None
+    _caption = None
+
+    def setup_record(self):
+        # (string, digit height in preview pixels) of every text on screen at a play: the smallest per string
+        self.drawn: dict[str, float] = {}
+
+    def text(self, text: str, size: float, color="#ffffff") -> GlyphText:
+        """Every string on screen: set by Pango once per (string, size) in any render (the glyph cache),
+        a fresh copy each call without deepcopy; any script, right-to-left included."""
+        return glyphs.text(text, size, color)
+
+    def note_drawn(self):
+        """Record every text on screen now, at the size it is drawn."""
+        per_point = digit_size()[0]
+        for top in self.mobjects:
+            for mob in top.get_family():
+                if isinstance(mob, GlyphText) and mob.text.strip():
+                    px = VIDEO.px(mob.font_size * mob.scale_factor() * per_point)
+                    if px < self.drawn.get(mob.text, float("inf")):
+                        self.drawn[mob.text] = px
+
+    def pause(self, seconds: float):
+        self.note_drawn()
+        self.wait(seconds * self.pace)
+
+    def show(self, *animations, wait: float = 0.0, run_time: float = 0.6):
+        """Play `animations` over `run_time`, then hold their last frame `wait` (times the pace) in the same
+        play: each play redraws the whole screen once (Manim's static frame), a separate wait() again."""
+        played = AnimationGroup(*animations, run_time=run_time)
+        self.play(Succession(played, Wait(wait * self.pace)) if wait else played)
+        self.note_drawn()
+
+    def wrapped(self, text: str, size: float, color="#ffffff", width: float | None = None) -> VGroup:
+        """`text` in as many lines as it needs to fit `width` at `size` (never smaller), broken at spaces."""
+        width = width or config.frame_width - 2 * SIDE_MARGIN
+        words, lines = text.split(" "), []
+        while words:
+            take = len(words)
+            while take > 1 and self.text(" ".join(words[:take]), size).width > width:
+                take -= 1
+            lines.append(self.text(" ".join(words[:take]), size, color))
+            words = words[take:]
+        return VGroup(*lines).arrange(DOWN, buff=0.08 * size / 20)
+
+    def caption(self, text: str):
+        if self._caption is not None:
+            self.remove(self._caption)
+        self.caption_text = text
+        self._caption = self.wrapped(text, VIDEO.font() * 1.05, "#dddddd").next_to(self.title, DOWN, buff=0.15)
+        self.add(self._caption)
+
+    def stage_top(self) -> float:
+        """The y of the caption's bottom: where the stage begins."""
+        anchor = self._caption if self._caption is not None else self.title
+        return anchor.get_bottom()[1]
+
+    # Fades go through a black curtain over the stage: FadeIn/FadeOut would deep-copy every mobject
+    # they touch (most of the render time for a few hundred numbers); the curtain is one rectangle.
+    def curtain(self, opacity: float) -> Rectangle:
+        top = self.stage_top() - 0.02
+        height = top + config.frame_height / 2
+        cover = Rectangle(width=config.frame_width, height=height, stroke_width=0)
+        # Below the caption, so the caption stays lit without a z-index: the curtain, added last, is then the
+        # only mobject Manim draws frame by frame while it fades (it redraws all that comes after the first
+        # moving mobject in drawing order, and a z-index would sort title and caption after it).
+        cover.set_fill("#000000", opacity=opacity).move_to([0, top - height / 2, 0])
+        return cover
+
+    def reveal(self, *mobjects, wait: float = 0.0, run_time: float = 0.4):
+        cover = self.curtain(1.0)
+        self.add(*mobjects, cover)
+        self.show(cover.animate.set_fill(opacity=0.0).build(), wait=wait, run_time=run_time)
+        self.remove(cover)
+
+    def clear_stage(self, run_time: float = 0.3):
+        keep = {self.title, self._caption}
+        leaving = [m for m in self.mobjects if m not in keep]
+        if leaving:
+            cover = self.curtain(0.0)
+            self.add(cover)
+            self.show(cover.animate.set_fill(opacity=1.0).build(), run_time=run_time)
+            self.remove(*leaving, cover)
+
+    def card(self, text: str, color: str, wait: float = 1.2):
+        """A line alone on the stage (a head about to be walked through), then cleared."""
+        line = self.wrapped(text, VIDEO.font() * 1.3, color).move_to([0, (self.stage_top() - 4) / 2, 0])
+        self.reveal(line, wait=wait)
+        self.clear_stage()
+
