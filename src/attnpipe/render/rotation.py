@@ -60,7 +60,8 @@ def rotation_steps(scene, head: int) -> None:
     scene.clear_stage()
 
     scene.caption(f"… the pair (d{off + k}, d{off + j}) is a point, turned by an angle that grows with the position")
-    scene.reveal(angle_wheel(scene, k, i, (off + k, off + j)), pair_turned(scene, (a, b), rotated, (cos0, sin0), i), wait=HOLD + 1.0)
+    wheel = angle_wheel(scene, k, i, (off + k, off + j))
+    scene.reveal(wheel, pair_turned(scene, (a, b), rotated, (cos0, sin0), i), wait=HOLD + 1.0)
     scene.clear_stage()
 
     k_block, k_off = s.kv_columns(s.k, head)
