@@ -6,7 +6,7 @@
 # Set-up = the Debian packages Manim builds and runs with, a virtual environment in .venv, and this
 # package with its pinned dependencies (reinstalled only when pyproject.toml changes). `sweep` installs
 # the runtime only; `test` and `setup` add the extras `test` (pytest, the importer's test model) and
-# `hf` (transformers, for attnpipe-import-hf), so the importer's tests run.
+# `hf` (transformers, for models: in the config), so the real-model tests run.
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -8,6 +8,7 @@ from functools import cache
 
 from snakemake.exceptions import WorkflowError
 
+from attnpipe import resources
 from attnpipe.config import ConfigError, load_schema, load_sweep, read_yaml
 from attnpipe.layout import (
     GALLERY,
@@ -125,25 +126,13 @@ def run_stage(stage, input, output, params, log, wildcards=None):
         raise WorkflowError(message) from None
 
 
-# What one job needs on a cluster node, measured with benchmarks/resources.py (one job forced in a fresh
-# Snakemake process, as a SLURM job runs it; peak RSS of the process tree, CPU seconds; on a loaded 2-core
-# machine): a numeric job 441-447 MB and 5-6 CPU s (nearly all of it importing Snakemake and torch).
-# Declared with headroom for the SLURM job's own Snakemake process (~200 MB) and slower nodes. runtime is
-# in minutes.
-NUMERIC_RESOURCES = {"mem_mb": 600, "runtime": 1}
-# A job that loads a model: transformers, torch and the weights in float32 (measured, benchmarks/resources.py's
-# way, 2026-11-29: MiniLM's forward job, 87 MB of weights, peaked at 662 MB with 15 CPU s, most of it imports).
-# Loading may hold the weights twice: 3x their float32 size on top of the base, and time to read them.
-MODEL_BASE = {"mem_mb": 1000, "runtime": 5}
+# What one job asks a cluster for: attnpipe.resources (measured figures, with headroom).
+NUMERIC_RESOURCES = resources.NUMERIC
 
 
 @cache  # asked twice for every model job (mem_mb, runtime): read the weights' headers once per model
 def model_resources(model):
-    weights_mb = SWEEP.models[model].float32_mb()
-    return {
-        "mem_mb": int(round(MODEL_BASE["mem_mb"] + 3 * weights_mb, -2)),
-        "runtime": MODEL_BASE["runtime"] + int(2 * weights_mb / 1000),
-    }
+    return resources.model_request(SWEEP.models[model].float32_mb())
 
 
 def model_of(wildcards):
@@ -161,41 +150,18 @@ def get_model_runtime(wildcards):
     return model_resources(model_of(wildcards))["runtime"]
 
 
-# A render's memory and time grow with what it sets as text: numbers in grids (up to 12 x 12 per matrix;
-# larger matrices are heatmaps), for each head it walks through. Measured (benchmarks/resources.py, cold
-# glyph cache, the whole job's process tree, 2-core machine at load ~5, 2026-11-29):
-#   small (8 tokens, 2 heads, d 3)        preview: 347 MB, 19 CPU s   publish: 606 MB, 48 CPU s
-#   64 tokens (heatmaps)                  preview: 340 MB, 14 CPU s
-#   minilm (10 tokens, 12 heads, d 384)   preview: 377 MB, 49 CPU s (before this session: 1062 MB, 182 CPU s)
-# Declared: a base plus a share per head walked through x grid cell, with headroom; runtime 3x the CPU seconds.
-# publish's share per cell is not measured at MiniLM's size: taken as 5x preview's (frames 9x the pixels).
-RENDER_BASE = {"preview": {"mem_mb": 600, "cpu_s": 25}, "publish": {"mem_mb": 1000, "cpu_s": 60}}
-RENDER_PER_HEAD_CELL = {  # per head walked through x grid cell (tokens, up to 12, squared)
-    "preview": {"mem_mb": 0.1, "cpu_s": 0.04},
-    "publish": {"mem_mb": 0.5, "cpu_s": 0.2},
-}
-
-
-def render_resources(weights, prompt, preset):
-    """mem_mb and runtime (minutes) of one render job, from the combination's size: tokens and the heads
-    walked through step by step (the others are one map each in the result; a matrix shows what fits of
-    its numbers, so its cost does not grow with the width). A rotary model's rotation step (Q, K, cos, sin
-    and their rotations) counts as one more head."""
+def render_resources(weights, prompt):
     tokens = len(SWEEP.prompts[prompt].tokens)
-    heads = len(SWEEP.weights[weights].detail_heads) + (weights in ROTARY_SETTINGS)
-    cells = heads * min(tokens, 12) ** 2
-    base, per_cell = RENDER_BASE[preset], RENDER_PER_HEAD_CELL[preset]
-    mem_mb = base["mem_mb"] + per_cell["mem_mb"] * cells
-    cpu_s = base["cpu_s"] + per_cell["cpu_s"] * cells
-    return {"mem_mb": int(round(mem_mb, -2)), "runtime": max(2, int(3 * cpu_s / 60) + 1)}  # 3x: slow nodes
+    detail = len(SWEEP.weights[weights].detail_heads)
+    return resources.render_request(tokens, detail, weights in ROTARY_SETTINGS, SWEEP.render["preset"])
 
 
 def get_render_mem_mb(wildcards):
-    return render_resources(wildcards.weights, wildcards.prompt, SWEEP.render["preset"])["mem_mb"]
+    return render_resources(wildcards.weights, wildcards.prompt)["mem_mb"]
 
 
 def get_render_runtime(wildcards):
-    return render_resources(wildcards.weights, wildcards.prompt, SWEEP.render["preset"])["runtime"]
+    return render_resources(wildcards.weights, wildcards.prompt)["runtime"]
 
 
 def get_embed_settings(wildcards):

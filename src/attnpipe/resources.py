@@ -1,0 +1,39 @@
+"""What one job asks a cluster for (SLURM's mem_mb and runtime in minutes), from what it will do. Measured with
+benchmarks/resources.py: one job forced in a fresh Snakemake process, as a SLURM job runs it; peak RSS of the
+whole process tree and its CPU seconds, on a 2-core machine. Declared with headroom for the SLURM job's own
+Snakemake process (~200 MB) and for slower nodes (runtime: 3x the CPU time)."""
+
+# a numeric job (embed, weights, project, attend, ...): 441-447 MB and 5-6 CPU s, nearly all of it importing
+# Snakemake and torch (2026-11-29)
+NUMERIC = {"mem_mb": 600, "runtime": 1}
+
+# a job that loads a model: transformers, torch and the weights in float32 (MiniLM's forward job, 87 MB of
+# weights, peaked at 662 MB with 15 CPU s, most of it imports, 2026-11-29). Loading may hold the weights twice:
+# 3x their float32 size on top of the base, and time to read them.
+MODEL_BASE = {"mem_mb": 1000, "runtime": 5}
+
+# A render's memory and time grow with the numbers it sets as text, for each head it walks through step by step
+# (the others are one map each in the result; a matrix shows what fits of its numbers, so a wide one costs no
+# more). Measured, cold glyph cache (2026-12-03, loaded machine; see the README's Speed section):
+#   small (8 tokens, 2 heads, d 3)            preview: 19 CPU s, 347 MB (2026-11-29)
+#   minilm (11 tokens, 12 heads, d 384)       preview: see RENDER_MEASURED in the README
+# Declared: a base plus a share per head walked through x grid cell (tokens up to 12, squared).
+# publish's share per cell is not measured at MiniLM's size: taken as 5x preview's (frames 9x the pixels).
+RENDER_BASE = {"preview": {"mem_mb": 600, "cpu_s": 25}, "publish": {"mem_mb": 1000, "cpu_s": 60}}
+RENDER_PER_HEAD_CELL = {"preview": {"mem_mb": 0.1, "cpu_s": 0.04}, "publish": {"mem_mb": 0.5, "cpu_s": 0.2}}
+
+
+def model_request(float32_mb: float) -> dict:
+    """A model job's request, from the size of the model's weights in float32 (MB)."""
+    return {"mem_mb": int(round(MODEL_BASE["mem_mb"] + 3 * float32_mb, -2)),
+            "runtime": MODEL_BASE["runtime"] + int(2 * float32_mb / 1000)}
+
+
+def render_request(tokens: int, detail_heads: int, rotary: bool, preset: str) -> dict:
+    """A render job's request: `tokens` of the prompt, the heads walked through (a rotary model's rotation
+    step, Q, K, cos, sin and their rotations, counts as one more)."""
+    cells = (detail_heads + rotary) * min(tokens, 12) ** 2
+    base, per_cell = RENDER_BASE[preset], RENDER_PER_HEAD_CELL[preset]
+    mem_mb = base["mem_mb"] + per_cell["mem_mb"] * cells
+    cpu_s = base["cpu_s"] + per_cell["cpu_s"] * cells
+    return {"mem_mb": int(round(mem_mb, -2)), "runtime": max(2, int(3 * cpu_s / 60) + 1)}
