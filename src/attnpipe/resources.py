@@ -14,9 +14,10 @@ MODEL_BASE = {"mem_mb": 1000, "runtime": 5}
 
 # A render's memory and time grow with the numbers it sets as text, for each head it walks through step by step
 # (the others are one map each in the result; a matrix shows what fits of its numbers, so a wide one costs no
-# more). Measured, cold glyph cache (2026-12-03, loaded machine; see the README's Speed section):
-#   small (8 tokens, 2 heads, d 3)            preview: 19 CPU s, 347 MB (2026-11-29)
-#   minilm (11 tokens, 12 heads, d 384)       preview: see RENDER_MEASURED in the README
+# more). Measured, cold glyph cache, the job's whole process tree (2026-12-03, on a loaded 2-core machine):
+#   small (8 tokens, 2 heads, d 3)            preview: 18.2 CPU s, 356 MB
+#   300 tokens (causal)                       preview: 33.0 CPU s, 379 MB
+#   minilm (11 tokens, 12 heads, d 384)       preview: 26.5 CPU s, 367 MB
 # Declared: a base plus a share per head walked through x grid cell (tokens up to 12, squared).
 # publish's share per cell is not measured at MiniLM's size: taken as 5x preview's (frames 9x the pixels).
 RENDER_BASE = {"preview": {"mem_mb": 600, "cpu_s": 25}, "publish": {"mem_mb": 1000, "cpu_s": 60}}
