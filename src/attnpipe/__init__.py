@@ -1,17 +1,20 @@
 """attnpipe: explain attention with real numbers.
 
-The library never imports Snakemake; the workflow under ``workflow/`` calls into it.
-Modules, one job each:
-  config      load and check config/config.yaml into a Sweep (one-line ConfigError)
-  schema      structure checks against the JSON schema: unknown keys with suggestions, types
-  tokens      tokenizers, row labels, safe prompt ids
-  embedding   vocab lookup with an optional seeded fallback for unknown tokens
-  matrices    weight/bias specs (inline, identity, seeded random, file) -> arrays
-  projection  y = x @ M + b, the notebook's nn.Linear convention
-  attention   scores, scaling, causal mask, softmax, output; every intermediate kept
-  stagefiles  write/read a stage as .pt + labelled .csv, atomically
-  stages/     one entry point per Snakemake rule
-  provenance  code version of a stage, so edits to the library mark outputs stale
+The library never imports Snakemake; the workflow under ``workflow/`` calls into it. A module's opening
+comment says what it is for; this is the map.
+
+  config, configfile, schema, limits   the config: read strictly, checked (one-line errors), sized
+  tokens, embedding                    prompt text -> tokens -> hidden states X
+  matrices, arrayfiles                 weight, bias and hidden-state specs and files -> arrays
+  projection, scaling, attention       y = x @ M + b; the scale factor; attention with every intermediate
+  models/                              real models: config.json checks (spec), running one (hf)
+  stagefiles, torchfile, atomicfile    stage files: written (.pt + CSVs) whole or not at all, read without torch
+  layout                               stage names, tensor names and results/ paths
+  stages/                              one entry point per Snakemake rule
+  provenance                           a stage's code version, so library edits mark outputs stale
+  resources                            what each job asks a cluster for
+  render/                              the video and the still (its own map in render/__init__.py)
+  summary, gallery, templates/         summary.csv/.html and index.html
 """
 
 __version__ = "0.1.0"
