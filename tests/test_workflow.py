@@ -167,14 +167,16 @@ def test_lint_is_clean_beyond_conda_and_container(built_copy):
 
 
 def test_a_render_asks_for_what_its_combination_needs(tmp_path):
-    """On a cluster each render is a job: its memory and time follow tokens x shown heads, so a big
-    combination is not killed and a small one does not hold a big slot (render_resources, common.smk)."""
+    """On a cluster each render is a job: its memory and time follow tokens x the heads walked through, so a
+    big combination is not killed and a small one does not hold a big slot (attnpipe.resources, through the
+    rule as Snakemake resolves it)."""
     workdir = copy_workflow(tmp_path / "wf")
     cfg = read_config(workdir)
     cfg["prompts"] = ["012", "314159265358"]  # 3 and 12 tokens
     cfg["weights"] = {"seed": cfg["weights"]["seed"], "twelve-heads": {
         role: {"random": {"seed": i, "shape": [3, 24]}} for i, role in enumerate(["query", "key", "value"])}}
     cfg["weights"]["twelve-heads"]["attention"] = {"heads": 12}
+    cfg["weights"]["twelve-heads"]["render"] = {"detail": "all"}  # every head walked through
     write_config(workdir, cfg)
     proc = snakemake(workdir, "-n", check=True)
     asked, job = {}, None
