@@ -18,6 +18,7 @@ temporary folder beside it and renamed into place. Stage files are read with att
 import base64
 import json
 import os
+import re
 import secrets
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -261,6 +262,15 @@ def model_views(summary: pd.DataFrame, settings: dict) -> list[tuple[str, str]]:
     return list(dict.fromkeys((m, p) for m, p in pairs if m))
 
 
+def remove_stale_folders(target: Path) -> None:
+    """The temporary folders a killed job left beside `target` (kill -9 runs no cleanup)."""
+    stale = re.compile(rf"\.{re.escape(target.name)}\.[0-9a-f]{{8}}\.(tmp|old)")
+    if target.parent.is_dir():
+        for entry in target.parent.iterdir():
+            if stale.fullmatch(entry.name):
+                shutil.rmtree(entry, ignore_errors=True)
+
+
 def replace_folder(built: Path, target: Path) -> None:
     """Put `built` where `target` is, the old one (if any) removed only once the new one is in place."""
     old = target.with_name(f".{target.name}.{secrets.token_hex(4)}.old")
@@ -278,6 +288,7 @@ def write_gallery(summary_csv, heads_csv, attend_pts: list, page, assets, settin
     summary = read_summary(summary_csv)
     patterns = {(r.weights, r.prompt, r.head): r.pattern for r in read_heads(heads_csv).itertuples(index=False)}
     assets = Path(assets)
+    remove_stale_folders(assets)
     building = assets.with_name(f".{assets.name}.{secrets.token_hex(4)}.tmp")
     try:
         with ThreadPoolExecutor(WORKERS) as pool:

@@ -82,8 +82,9 @@ def write_heads(frame: pd.DataFrame, csv_path) -> None:
 
 
 def read_heads(csv_path) -> pd.DataFrame:
-    """heads.csv with names as text ('' for a toy setting's model) and numbers as numbers (empty: NaN)."""
+    """heads.csv with names as text ('' for a toy setting's model), numbers as numbers (empty: NaN) and the
+    layer as a whole number (empty for a toy setting: <NA>)."""
     text = ["weights", "prompt", "model", "pattern"]
     frame = pd.read_csv(csv_path, dtype=dict.fromkeys(text, str), keep_default_na=False,
                         na_values={c: [""] for c in COLUMNS if c not in text})
-    return frame.assign(**{c: frame[c].map(restore) for c in text})
+    return frame.assign(**{c: frame[c].map(restore) for c in text}, layer=frame["layer"].astype("Int64"))
