@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import copy_workflow, snakemake, write_config
+from conftest import Watched, copy_workflow, snakemake, write_config
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -112,21 +112,6 @@ def test_large_maps_are_images_coloured_as_the_still(built_models):
     image = np.asarray(Image.open(results / "_gallery" / TOY / "long" / "head0.png").convert("RGB"))
     assert image.shape == (300, 300, 3)
     assert np.abs(image.astype(float) - scale.rgb(p, SCHEMES["default"])).max() <= 0.5 + 1e-9
-
-
-class Watched:
-    """Console errors, uncaught exceptions and failed loads of a page, and every URL it asked for."""
-
-    def __init__(self, page):
-        self.problems, self.urls = [], []
-        page.on("console", lambda m: m.type in ("error", "assert") and self.problems.append(f"console: {m.text}"))
-        page.on("pageerror", lambda error: self.problems.append(f"uncaught: {error}"))
-        page.on("requestfailed", lambda r: self.problems.append(f"failed to load {r.url}: {r.failure}"))
-        page.on("request", lambda r: self.urls.append(r.url))
-
-    def assert_quiet(self):
-        assert self.problems == []
-        assert self.urls and all(url.startswith(("file://", "data:")) for url in self.urls), self.urls
 
 
 def hover_cell(page, image, i: int, j: int, tokens: int) -> str:
