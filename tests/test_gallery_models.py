@@ -207,7 +207,7 @@ def test_model_view_shows_every_layer_and_links_each_head_to_its_video(page, bui
     watched.assert_quiet()
 
 
-def test_model_view_shows_a_prompt_text_as_text(built_models):
+def test_model_view_shows_a_prompt_text_as_text():
     from attnpipe.gallery import model_view_html
 
     hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'

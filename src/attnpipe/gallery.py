@@ -11,8 +11,9 @@ an image's pixels). Maps are coloured as the still is: ColourScale.of(the shown 
 largest weight shown, or its 99th percentile where a few weights would flatten the rest (the page says so).
 
 Everything is inline (CSS, JavaScript) or a relative link inside results/: no network, no server. The
-images, scripts and model views go to results/_gallery/ (attnpipe.layout), written whole: built in a
-temporary folder beside it and renamed into place. Stage files are read with attnpipe.torchfile (no torch).
+thumbnails, maps' images and scripts and the model views go to results/_gallery/ (attnpipe.layout), written
+whole: built in a temporary folder beside it and renamed into place. Stage files are read with
+attnpipe.torchfile (no torch).
 """
 
 import base64
@@ -30,7 +31,7 @@ from PIL import Image
 
 from .atomicfile import atomic_path
 from .heads import read_heads
-from .layout import GALLERY_ASSETS, RESULTS, THUMBNAIL, map_assets, model_view
+from .layout import GALLERY, GALLERY_ASSETS, RESULTS, STILL, THUMBNAIL, VIDEO, combination_file, map_assets, model_view
 from .render.colours import CLIP_PERCENTILES, MAX_TEXT_CELLS, SCHEMES, ColourScale, rgb_hex, text_colour_on
 from .render.numbers import fmt, token_label
 from .summary import read_summary
@@ -50,19 +51,15 @@ MAP_SCRIPT = "attention.js"
 WORKERS = 2
 
 
-def thumbnail_path(still) -> Path:
-    return Path(still).with_name(THUMBNAIL)
-
-
-def write_thumbnail(still, thumbnail) -> tuple[int, int]:
+def write_thumbnail(still, thumbnail: Path) -> tuple[int, int]:
     """A THUMBNAIL_WIDTH-wide PNG of the still (never wider than the still); returns its size."""
+    thumbnail.parent.mkdir(parents=True, exist_ok=True)
     with Image.open(still) as image:
         image = image if image.mode == "RGB" else image.convert("RGB")
         if image.width >= 2 * THUMBNAIL_WIDTH:  # a box filter down to about the size first: 3x faster
             image = image.reduce(image.width // THUMBNAIL_WIDTH)
         image.thumbnail((THUMBNAIL_WIDTH, THUMBNAIL_WIDTH * image.height // image.width or 1))
-        with atomic_path(thumbnail) as tmp:
-            image.save(tmp, format="PNG")  # optimize=True is 8x slower for ~20 % smaller files
+        image.save(thumbnail, format="PNG")  # optimize=True is 8x slower for ~20 % smaller files
         return image.size
 
 
@@ -118,7 +115,7 @@ def heatmap_html(attention: dict, heads: list[int], scale: ColourScale, precisio
 
 def write_maps(folder: Path, key: str, attention: dict, heads: list[int], scale: ColourScale, scheme: dict) -> None:
     """head<h>.png per head in `heads` (one pixel per weight, coloured on `scale`) and attention.js, which
-    hands every head's weights and labels to the page's attnpipeMap(key, ...) (gallery.js)."""
+    hands every head's weights and labels to the page's attnpipeMap(key, ...) (templates/maps.js)."""
     folder.mkdir(parents=True, exist_ok=True)
     weights = attention["tensor"]
     rgb = np.clip(np.rint(scale.rgb(weights[heads], scheme)), 0, 255).astype(np.uint8)
@@ -140,14 +137,13 @@ def rel(path, start) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
 
 
-def map_images(combo: dict, heads: list[int], size: int, page_dir: str, link=None) -> list[dict]:
+def map_images(combo: dict, heads: list[int], size: int, page_dir: str) -> list[dict]:
     """The <img> of each head's map for a page in `page_dir`, `size` px square."""
     folder = combo["assets"]
     return [{"src": rel(f"{folder}/head{h}.png", page_dir), "script": rel(f"{folder}/{MAP_SCRIPT}", page_dir),
              "key": combo["key"], "head": h, "size": size, "pixelated": size >= combo["tokens"],
              "caption": f"head {h}", "pattern": combo["patterns"].get(h, ""),
-             "alt": f"attention weights of head {h}, {combo['key']}",
-             "href": rel(link, page_dir) if link else None} for h in heads]
+             "alt": f"attention weights of head {h}, {combo['key']}"} for h in heads]
 
 
 def read_combination(weights: str, prompt: str, attend_pt, settings: dict, folder: Path) -> dict:
@@ -161,8 +157,8 @@ def read_combination(weights: str, prompt: str, attend_pt, settings: dict, folde
     scale = weights_scale(attention["tensor"][shown], setting["softmax"])
     tables = tokens <= MAX_TEXT_CELLS and len(shown) <= MAX_TABLE_HEADS
     combo = {"weights": weights, "prompt": prompt, "key": f"{weights}/{prompt}", "assets": map_assets(weights, prompt),
-             "tokens": tokens, "heads": heads,
-             "shown": shown, "legend": scale_legend(scale, scheme, precision), "patterns": {},
+             "tokens": tokens, "heads": heads, "shown": shown, "legend": scale_legend(scale, scheme, precision),
+             "patterns": {},
              "tables": heatmap_tables(attention, shown, scale, precision, scheme) if tables else None}
     if not tables or "model" in setting:  # a model view shows every head of a model's layer as an image
         write_maps(folder / weights / prompt, combo["key"], attention,
@@ -195,7 +191,8 @@ def _cell(row, combo: dict, thumb_size: tuple[int, int], settings: dict) -> dict
     return {
         "empty": False, "prompt": row.prompt, "weights": row.weights, "video": row.video,
         "title": f"{row.weights} / {row.prompt}: “{row.text}”",
-        "thumbnail": thumbnail_path(row.still).as_posix(), "width": thumb_size[0], "height": thumb_size[1],
+        "thumbnail": rel(f"{map_assets(row.weights, row.prompt)}/{THUMBNAIL}", RESULTS), "width": thumb_size[0],
+        "height": thumb_size[1],
         "stats": stats, "legend": combo["legend"], "tables": combo["tables"],
         "maps": None if combo["tables"] else map_images(combo, shown, size, RESULTS), "links": links,
     }
@@ -242,18 +239,17 @@ def model_view_html(model: str, prompt: str, text: str, layers: int, combos: dic
             rows.append({"layer": layer, "missing": True})
         for weights in settings_here:
             combo = combos[weights, prompt]
-            video = f"{RESULTS}/{weights}/{prompt}/attention.mp4"
             rows.append({
                 "layer": layer, "missing": False, "weights": weights, "tokens": combo["tokens"],
-                "video": rel(video, page_dir), "still": rel(Path(video).with_name("attention.png"), page_dir),
-                "legend": combo["legend"],
-                "maps": map_images(combo, list(range(combo["heads"])), MODEL_VIEW_MAP, page_dir, link=video),
+                "video": rel(combination_file(weights, prompt, VIDEO), page_dir),
+                "still": rel(combination_file(weights, prompt, STILL), page_dir), "legend": combo["legend"],
+                "maps": map_images(combo, list(range(combo["heads"])), MODEL_VIEW_MAP, page_dir),
             })
     heads = max((c["heads"] for (w, p), c in combos.items()
                  if p == prompt and settings["weights"][w].get("model") == model), default=0)
     return render("model_view.html.j2", title=f"{model} · {prompt}: every layer × head", model=model,
                   prompt=prompt, text=text, heads=list(range(heads)), rows=rows,
-                  index=rel(f"{RESULTS}/index.html", page_dir))
+                  index=rel(GALLERY, page_dir))
 
 
 def model_views(summary: pd.DataFrame, settings: dict) -> list[tuple[str, str]]:
@@ -280,10 +276,13 @@ def replace_folder(built: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_gallery(summary_csv, heads_csv, attend_pts: list, page, assets, settings: dict) -> list[Path]:
-    """Thumbnails beside each still, the assets folder (maps, model views) and `page` (in the summary's
-    folder, which is results/); returns the thumbnails written. attend_pts: each combination's attend.pt, in
-    the order of settings["combinations"] ([weights, prompt]). Paths relative to the workflow folder."""
+def write_gallery(summary_csv, heads_csv, attend_pts: list, page, assets, settings: dict) -> int:
+    """The assets folder (a thumbnail of each still, maps, model views) and `page` (in the summary's folder,
+    which is results/); returns the number of combinations. attend_pts: each combination's attend.pt, in the
+    order of settings["combinations"] ([weights, prompt]). Paths relative to the workflow folder.
+
+    The thumbnails are in the assets folder, not beside the stills: Snakemake records, for each output, the
+    checksums of every input, and 110 thumbnails x 330 inputs took it 4 s after the job."""
     root = Path(summary_csv).parent
     summary = read_summary(summary_csv)
     patterns = {(r.weights, r.prompt, r.head): r.pattern for r in read_heads(heads_csv).itertuples(index=False)}
@@ -292,7 +291,7 @@ def write_gallery(summary_csv, heads_csv, attend_pts: list, page, assets, settin
     building = assets.with_name(f".{assets.name}.{secrets.token_hex(4)}.tmp")
     try:
         with ThreadPoolExecutor(WORKERS) as pool:
-            thumbnails = [root / thumbnail_path(still) for still in summary["still"]]
+            thumbnails = [building / w / p / THUMBNAIL for w, p in zip(summary["weights"], summary["prompt"])]
             sizes = pool.map(write_thumbnail, [root / still for still in summary["still"]], thumbnails)
             pairs = list(zip(settings["combinations"], attend_pts, strict=True))
             read = pool.map(lambda pair: read_combination(*pair[0], pair[1], settings, building), pairs)
@@ -306,11 +305,11 @@ def write_gallery(summary_csv, heads_csv, attend_pts: list, page, assets, settin
             view.parent.mkdir(parents=True, exist_ok=True)
             view.write_text(model_view_html(model, prompt, texts[prompt], settings["models"][model]["layers"],
                                             combos, settings), encoding="utf-8")
-        building.mkdir(parents=True, exist_ok=True)  # a sweep of small maps only has nothing in it
+        building.mkdir(parents=True, exist_ok=True)  # an empty sweep has nothing in it
         html = gallery_html(summary, combos, thumb_sizes, settings)
         replace_folder(building, assets)
     finally:
         shutil.rmtree(building, ignore_errors=True)
     with atomic_path(page) as tmp:
         Path(tmp).write_text(html, encoding="utf-8")
-    return thumbnails
+    return len(combos)

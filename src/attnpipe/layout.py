@@ -7,12 +7,13 @@ Paths are relative to the workflow's folder, as Snakemake names them; every func
   results/embeddings/<prompt>/embed.pt        a prompt's hidden states (toy settings)
   results/<weights>/weights.pt                a weight setting's matrices
   results/<weights>/<prompt>/<stage>.pt       a combination's stages (project, attend; a model's embed, rotate)
-  results/<weights>/<prompt>/attention.mp4    its video, still and thumbnail
+  results/<weights>/<prompt>/attention.mp4    its video and still
   results/models/<model>/<prompt>/forward.pt  a real model's forward pass
   results/summary.csv, summary.html, heads.csv, index.html
-  results/_gallery/                           what index.html links besides the stage files: each attention
-                                              map as a PNG per head and its numbers as a script, and one model
-                                              view per (model, prompt) (a name no weight setting can take)
+  results/_gallery/                           what index.html links besides the stage files: per combination
+                                              a thumbnail of its still, its attention maps as a PNG per head
+                                              and their numbers as a script; one model view per (model,
+                                              prompt) (a folder name no weight setting can take)
 Each <stage>.pt sits beside one <tensor>.csv per tensor it holds (attnpipe.stagefiles).
 """
 
@@ -74,7 +75,7 @@ def stage_files(directory: str, stage: str) -> dict[str, str]:
 
 
 def map_assets(weights: str, prompt: str) -> str:
-    """A combination's attention maps for the pages: head<h>.png per head and attention.js (the numbers)."""
+    """A combination's files for the pages: its thumbnail, head<h>.png per head and attention.js (the numbers)."""
     return f"{GALLERY_ASSETS}/{weights}/{prompt}"
 
 

@@ -17,7 +17,6 @@ from attnpipe.layout import (
     STILL,
     SUMMARY_CSV,
     SUMMARY_HTML,
-    THUMBNAIL,
     VIDEO,
     combination_dir,
     csv_file,

@@ -1,8 +1,8 @@
 # The whole sweep at a glance: a table with one row per combination, one with a row per head, and a static
 # gallery page with a model view per (model, prompt). Small jobs over every combination, run where Snakemake
 # runs (localrules); they read the stage files without torch. Measured with /usr/bin/time on a forced job
-# (4 combinations): ~330 MB peak (Snakemake included), 3-4 CPU s; the gallery adds ~45 ms per combination
-# (thumbnails), ~40 s for a 30 x 30 sweep. benchmarks/gallery.py times a real model's sweep.
+# (4 combinations): ~330 MB peak (Snakemake included), 3-4 CPU s; the gallery adds ~15 ms per combination
+# (thumbnails, two at a time). benchmarks/gallery.py times a real model's sweep.
 
 
 localrules:
@@ -55,7 +55,6 @@ rule gallery:
         videos=get_videos,
     output:
         page=GALLERY,
-        thumbnails=get_combination_files(THUMBNAIL),
         assets=directory(GALLERY_ASSETS),
     params:
         settings=get_gallery_settings(),
