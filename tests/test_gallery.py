@@ -275,7 +275,7 @@ def test_report_zip_has_stills_and_summary_in_categories(built_copy):
 
 
 def test_heatmap_tables_colour_as_the_still():
-    from attnpipe.gallery import heatmap_html, scale_legend, weights_scale
+    from attnpipe.maps import heatmap_html, scale_legend, weights_scale
     from attnpipe.render.colours import SCHEMES
     from attnpipe.stagefiles import record
 

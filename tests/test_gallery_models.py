@@ -208,7 +208,7 @@ def test_model_view_shows_every_layer_and_links_each_head_to_its_video(page, bui
 
 
 def test_model_view_shows_a_prompt_text_as_text():
-    from attnpipe.gallery import model_view_html
+    from attnpipe.modelview import model_view_html
 
     hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     html = model_view_html("minilm", "abc", hostile, 6, {}, {"weights": {}})

@@ -1,51 +1,44 @@
-"""results/index.html: the whole sweep on one static page that opens from the file system, and a model view
-per (model, prompt): every layer x head of that prompt.
+"""results/index.html: the whole sweep on one static page that opens from the file system, and what it links
+in results/_gallery/: a thumbnail of each still, the maps' images and numbers, and a model view per (model,
+prompt) (attnpipe.modelview).
 
 The grid: prompts (rows) x weight settings (columns). Each cell: a thumbnail of the video's last frame
 (click: the video plays in a dialog), its size and score range, the attention weights of the heads the video
-shows, and links to the video, still, CSVs (and, for a model's layer, its model view). Small maps (at most
-MAX_TEXT_CELLS tokens, at most MAX_TABLE_HEADS heads) are tables of numbers; the rest are images, one PNG per
-head with one pixel per weight, whose numbers show on hover from a script beside them (attention.js, the
-weights as float32, loaded on the first hover: a page from the file system may load a script but not read
-an image's pixels). Maps are coloured as the still is: ColourScale.of(the shown heads' weights), 0 to the
-largest weight shown, or its 99th percentile where a few weights would flatten the rest (the page says so).
+shows (attnpipe.maps: tables of numbers up to MAX_TEXT_CELLS tokens and MAX_TABLE_HEADS heads, images with
+their numbers on hover beyond; coloured as the still), and links to the video, still, CSVs (and, for a
+model's layer, its model view).
 
-Everything is inline (CSS, JavaScript) or a relative link inside results/: no network, no server. The
-thumbnails, maps' images and scripts and the model views go to results/_gallery/ (attnpipe.layout), written
-whole: built in a temporary folder beside it and renamed into place. Stage files are read with
-attnpipe.torchfile (no torch).
+Everything is inline (CSS, JavaScript) or a relative link inside results/: no network, no server.
+results/_gallery/ is written whole: built in a temporary folder beside it and renamed into place. Stage
+files are read with attnpipe.torchfile (no torch).
 """
 
-import base64
-import json
-import os
 import re
 import secrets
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from PIL import Image
 
 from .atomicfile import atomic_path
 from .heads import read_heads
-from .layout import GALLERY, GALLERY_ASSETS, RESULTS, STILL, THUMBNAIL, VIDEO, combination_file, map_assets, model_view
-from .render.colours import CLIP_PERCENTILES, MAX_TEXT_CELLS, SCHEMES, ColourScale, rgb_hex, text_colour_on
-from .render.numbers import fmt, token_label
+from .layout import GALLERY_ASSETS, RESULTS, THUMBNAIL, map_assets, model_view
+from .maps import heatmap_tables, map_images, rel, scale_legend, weights_scale, write_maps
+from .modelview import model_view_html, model_views
+from .render.colours import MAX_TEXT_CELLS, SCHEMES
+from .render.numbers import fmt
 from .summary import read_summary
-from .templates import macro, render
+from .templates import render
 from .torchfile import load as read_stage
 
 THUMBNAIL_WIDTH = 320
 MAX_TABLE_HEADS = 2  # tables of numbers side by side that fit a cell (the two-heads toy); more heads: images
 MAP_COLUMNS = 4  # image maps per row in a cell
 MAP_GAP = 4  # px between them
-MODEL_VIEW_MAP = 72  # px per head in a model view
 TEXT_CUT = 60  # characters of a prompt's text in a filter's label (the whole text on hover)
 CSV_LINKS = ["hidden_states", "queries", "keys", "values", "scores", "scaled_scores", "attention", "output"]
-MAP_SCRIPT = "attention.js"
 # Threads for the thumbnails and maps (the rule declares threads: 2): Pillow decodes, resizes and encodes
 # without holding the GIL, and decoding the 1920 x 1080 stills is most of the job.
 WORKERS = 2
@@ -61,89 +54,6 @@ def write_thumbnail(still, thumbnail: Path) -> tuple[int, int]:
         image.thumbnail((THUMBNAIL_WIDTH, THUMBNAIL_WIDTH * image.height // image.width or 1))
         image.save(thumbnail, format="PNG")  # optimize=True is 8x slower for ~20 % smaller files
         return image.size
-
-
-def weights_scale(shown: np.ndarray, softmax: bool) -> ColourScale:
-    """The still's colour scale (render.result): over the weights of the heads shown, probabilities from 0
-    (clipped at the 99th percentile where it says so), weights without softmax diverging around 0."""
-    return ColourScale.of(shown, "probability" if softmax else "signed")
-
-
-def scale_legend(scale: ColourScale, scheme: dict, precision: int) -> dict:
-    """The colour bar as the page draws it: a CSS gradient, its end values, and what they are."""
-    stops = ", ".join(rgb_hex(rgb) for rgb in scale.rgb(scale.ramp_values(9)[::-1], scheme))
-    if scale.kind != "probability":
-        meaning = "diverging around 0 (weights without softmax)"
-    elif scale.clipped:
-        meaning = (f"clipped: the top is the {CLIP_PERCENTILES[1]}th percentile of the weights shown "
-                   "(above it: brightest)")
-    else:
-        meaning = "the top is the largest weight shown"
-    return {"gradient": f"linear-gradient(to right, {stops})", "lo": fmt(scale.lo, precision),
-            "hi": fmt(scale.hi, precision), "meaning": meaning, "clipped": scale.clipped}
-
-
-def heatmap_tables(attention: dict, heads: list[int], scale: ColourScale, precision: int, scheme: dict) -> list[dict]:
-    """The weights of `heads` of a (H, T, T) attention record as one table per head for heatmap.html.j2:
-    labels, and per cell its colour (on `scale`, the still's), text colour, number and a title naming query
-    and key. For maps of at most MAX_TEXT_CELLS tokens."""
-    weights = attention["tensor"]
-    rows, cols = attention["row_labels"], attention["column_labels"]
-    tables = []
-    for h in heads:
-        rgb = scale.rgb(weights[h], scheme)
-        body = []
-        for i, label in enumerate(rows):
-            cells = []
-            for j, col in enumerate(cols):
-                text = fmt(float(weights[h, i, j]), precision)
-                cells.append({"background": rgb_hex(rgb[i, j]), "color": text_colour_on(rgb[i, j]),
-                              "title": f"{label} → {col}: {text}", "text": text})
-            body.append({"title": label, "label": token_label(label), "cells": cells})
-        tables.append({
-            "caption": f"head {h}" if weights.shape[0] > 1 else None,
-            "columns": [{"title": c, "label": token_label(c)} for c in cols],
-            "rows": body,
-        })
-    return tables
-
-
-def heatmap_html(attention: dict, heads: list[int], scale: ColourScale, precision: int, scheme: dict) -> str:
-    """heatmap_tables as HTML: one coloured <table> per head, numbers in the cells."""
-    return str(macro("heatmap.html.j2", "heatmaps")(heatmap_tables(attention, heads, scale, precision, scheme)))
-
-
-def write_maps(folder: Path, key: str, attention: dict, heads: list[int], scale: ColourScale, scheme: dict) -> None:
-    """head<h>.png per head in `heads` (one pixel per weight, coloured on `scale`) and attention.js, which
-    hands every head's weights and labels to the page's attnpipeMap(key, ...) (templates/maps.js)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    weights = attention["tensor"]
-    rgb = np.clip(np.rint(scale.rgb(weights[heads], scheme)), 0, 255).astype(np.uint8)
-    for h, image in zip(heads, rgb, strict=True):
-        Image.fromarray(image, "RGB").save(folder / f"head{h}.png", format="PNG", compress_level=1)
-    payload = {"rows": attention["row_labels"], "cols": attention["column_labels"], "heads": weights.shape[0],
-               "values": base64.b64encode(weights.astype("<f4").tobytes()).decode("ascii")}
-    # JSON is JavaScript; ensure_ascii leaves no U+2028 or other character a script could trip on
-    script = f"attnpipeMap({json.dumps(key)}, {json.dumps(payload, ensure_ascii=True)});\n"
-    (folder / MAP_SCRIPT).write_text(script, encoding="ascii")
-
-
-def rel(path, start) -> str:
-    """`path` relative to the folder `start` (both relative to the workflow folder, `start` above it or
-    beside it in results/), as a link."""
-    path, start = str(path), str(start)
-    if path.startswith(start + "/"):  # the page's own folder or below: the common case, without relpath
-        return path[len(start) + 1:]
-    return Path(os.path.relpath(path, start)).as_posix()
-
-
-def map_images(combo: dict, heads: list[int], size: int, page_dir: str) -> list[dict]:
-    """The <img> of each head's map for a page in `page_dir`, `size` px square."""
-    folder = combo["assets"]
-    return [{"src": rel(f"{folder}/head{h}.png", page_dir), "script": rel(f"{folder}/{MAP_SCRIPT}", page_dir),
-             "key": combo["key"], "head": h, "size": size, "pixelated": size >= combo["tokens"],
-             "caption": f"head {h}", "pattern": combo["patterns"].get(h, ""),
-             "alt": f"attention weights of head {h}, {combo['key']}"} for h in heads]
 
 
 def read_combination(weights: str, prompt: str, attend_pt, settings: dict, folder: Path) -> dict:
@@ -225,37 +135,6 @@ def gallery_html(summary: pd.DataFrame, combos: dict, thumb_sizes: dict, setting
         weights=[{"name": w, "options": _options(first[w])} for w in weights],
         rows=rows,
     )
-
-
-def model_view_html(model: str, prompt: str, text: str, layers: int, combos: dict, settings: dict) -> str:
-    """The model view of `model` for `prompt`: a row per layer (a row per setting that reads it; a layer
-    no setting reads is shown missing), a column per head, each head's map linking to that layer's video."""
-    page_dir = str(Path(model_view(model, prompt)).parent)
-    rows = []
-    for layer in range(layers):
-        settings_here = [w for w, s in settings["weights"].items()
-                         if s.get("model") == model and s["layer"] == layer and (w, prompt) in combos]
-        if not settings_here:
-            rows.append({"layer": layer, "missing": True})
-        for weights in settings_here:
-            combo = combos[weights, prompt]
-            rows.append({
-                "layer": layer, "missing": False, "weights": weights, "tokens": combo["tokens"],
-                "video": rel(combination_file(weights, prompt, VIDEO), page_dir),
-                "still": rel(combination_file(weights, prompt, STILL), page_dir), "legend": combo["legend"],
-                "maps": map_images(combo, list(range(combo["heads"])), MODEL_VIEW_MAP, page_dir),
-            })
-    heads = max((c["heads"] for (w, p), c in combos.items()
-                 if p == prompt and settings["weights"][w].get("model") == model), default=0)
-    return render("model_view.html.j2", title=f"{model} · {prompt}: every layer × head", model=model,
-                  prompt=prompt, text=text, heads=list(range(heads)), rows=rows,
-                  index=rel(GALLERY, page_dir))
-
-
-def model_views(summary: pd.DataFrame, settings: dict) -> list[tuple[str, str]]:
-    """(model, prompt) of every model view: each prompt a model's settings read, in summary order."""
-    pairs = [(settings["weights"][w].get("model"), p) for w, p in zip(summary["weights"], summary["prompt"])]
-    return list(dict.fromkeys((m, p) for m, p in pairs if m))
 
 
 def remove_stale_folders(target: Path) -> None:
