@@ -112,7 +112,7 @@ def main() -> None:
         t_gallery = snakemake(wd, repo, "results/index.html", "--cores", "1")
         t_dry = snakemake(wd, repo, "results/index.html", "--cores", "1", "-n", "--forcerun", "gallery")
         log = (wd / "logs/gallery.log").read_text()
-        job = re.search(r" in ([\d.]+) s", log)
+        job = re.search(r" in ([\d.]+ s \([\d.]+ CPU s\))", log)
         page = wd / "results/index.html"
         page_mb = page.stat().st_size / 1e6
         assets, asset_files = folder_size(wd / "results/_gallery")
@@ -120,7 +120,7 @@ def main() -> None:
     print(f"code: {repo}; MiniLM layers: {args.layers} x 10 prompts + the default toy sweep = {combos} combinations")
     print(f"snakemake numeric (--cores {args.cores}): {t_numeric:.1f} s")
     print(f"gallery: snakemake results/index.html {t_gallery:.1f} s (its dry run {t_dry:.1f} s; the job itself "
-          f"{job.group(1) + ' s' if job else 'not in its log'})")
+          f"{job.group(1) if job else 'not in its log'})")
     print(f"index.html: {page_mb:.2f} MB; results/_gallery: {assets / 1e6:.1f} MB in {asset_files} "
           f"files")
     print(f"Chromium: DOM interactive {browser['interactive']:.2f} s, DOMContentLoaded {browser['ready']:.2f} s, "
