@@ -1,6 +1,6 @@
 """Shared helpers: real Snakemake runs in a temporary copy of the workflow (and of src/attnpipe, so a
 test may edit library code without touching the checkout), and what several test modules check or build
-(combinations, check_video, Payload). Test modules import from here, never from each other."""
+(combinations, check_video, Payload, Watched). Test modules import from here, never from each other."""
 
 import contextlib
 import fcntl
@@ -146,6 +146,21 @@ def pytest_collection_modifyitems(items):
     """The SLURM sweep first: it mostly waits on the cluster's status checks, and under pytest-xdist
     (./run.sh test: two workers, tests handed out in this order) the other worker's tests fill the waits."""
     items.sort(key=lambda item: item.path.name != "test_slurm.py")
+
+
+class Watched:
+    """What the page did besides drawing: console errors, uncaught exceptions, failed loads, every request."""
+
+    def __init__(self, page):
+        self.problems, self.urls = [], []
+        page.on("console", lambda m: m.type in ("error", "assert") and self.problems.append(f"console: {m.text}"))
+        page.on("pageerror", lambda error: self.problems.append(f"uncaught: {error}"))
+        page.on("requestfailed", lambda r: self.problems.append(f"failed to load {r.url}: {r.failure}"))
+        page.on("request", lambda r: self.urls.append(r.url))
+
+    def assert_quiet(self):
+        assert self.problems == []
+        assert self.urls and all(url.startswith(("file://", "data:")) for url in self.urls), self.urls
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ page are rebuilt."""
 
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pandas as pd
 import torch
 from conftest import planned_rules, read_config, snakemake, write_config
 
-from attnpipe.gallery import gallery_html
+from attnpipe.gallery import gallery_html, read_combination
 from attnpipe.summary import mean_row_entropy, most_attended, summary_html
 from attnpipe.tokens import derive_id
 
@@ -77,11 +78,15 @@ def test_summary_numbers_are_the_stage_csvs(built_default):
 
 def test_summary_statistics_of_a_non_distribution():
     # softmax: false leaves weights that are not probabilities: no entropy, argmax still defined
-    weights = torch.tensor([[[0.5, -1.0], [2.0, 2.0]]], dtype=torch.float64)
+    weights = np.array([[[0.5, -1.0], [2.0, 2.0]]])
     assert math.isnan(mean_row_entropy(weights))
     assert most_attended(weights, ["0:a", "1:b"], ["0:a", "1:b"]) == "0:a→0:a; 1:b→0:a"
-    uniform = torch.full((2, 3, 3), 1 / 3, dtype=torch.float64)
+    uniform = np.full((2, 3, 3), 1 / 3)
     assert math.isclose(mean_row_entropy(uniform), math.log(3))
+    # a model's softmax, computed in float32: its rows sum to 1 within float32's precision, and count
+    rows = np.array([[[0.3, 0.7 + 2e-7], [0.5, 0.5]]])
+    assert math.isclose(mean_row_entropy(rows), (-(0.3 * math.log(0.3) + 0.7 * math.log(0.7)) + math.log(2)) / 2,
+                        rel_tol=1e-6)
 
 
 def test_summary_and_page_update_when_a_combination_changes_and_only_then(built_copy):
@@ -159,15 +164,24 @@ class Markup(HTMLParser):
         self.text += data
 
 
-def test_pages_escape_what_a_prompt_text_holds(built_default):
+def page_settings(frame: pd.DataFrame) -> dict:
+    """The gallery rule's settings for the toy settings of a summary (every head shown)."""
+    first = frame.drop_duplicates("weights")
+    return {"precision": 2, "scheme": "default", "models": {}, "weights": {
+        row.weights: {"softmax": row.softmax == "True", "show_heads": list(range(int(row.heads)))}
+        for row in first.itertuples()}}
+
+
+def test_pages_escape_what_a_prompt_text_holds(built_default, tmp_path):
     # a prompt's text is free text: it must show as text on both pages, never run or load anything
     hostile = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quoted" \'single\''
     results = built_default / "results"
     frame = pd.read_csv(results / "summary.csv", dtype=str, keep_default_na=False)
     frame.loc[frame["prompt"] == "012", "text"] = hostile
-    attend_pts = {(w, p): results / w / p / "attend.pt" for w, p in zip(frame["weights"], frame["prompt"])}
-    page = gallery_html(frame, attend_pts, {still: (320, 180) for still in frame["still"]},
-                        {"precision": 2, "scheme": "default"})
+    settings = page_settings(frame)
+    combos = {(w, p): read_combination(w, p, results / w / p / "attend.pt", settings, tmp_path)
+              for w, p in zip(frame["weights"], frame["prompt"])}
+    page = gallery_html(frame, combos, {still: (320, 180) for still in frame["still"]}, settings)
     table = read_summary(built_default)
     table.loc[table["prompt"] == "012", "text"] = hostile
     for html, own_scripts in ((page, 1), (summary_html(table), 0)):
@@ -199,11 +213,31 @@ def test_page_is_offline_and_every_link_resolves(built_default):
     assert sorted(Path(link).name for link in parser.links if link.endswith("thumbnail.png")) == ["thumbnail.png"] * 20
 
 
-def test_gallery_job_imports_no_manim():
-    # the page takes the video's palette from render.colours, which must stay Manim-free: the gallery job
-    # runs where Snakemake runs, and importing Manim there would cost seconds for nothing
-    check = "import sys, attnpipe.stages.gallery; print(sorted(m for m in sys.modules if m.split('.')[0] == 'manim'))"
-    assert subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout == "[]\n"
+# Snakemake in this process, then what it imported: the summary and gallery jobs run in its threads
+# (profiles/default: force-use-threads), as in a sweep.
+IMPORTS_OF_A_RUN = """
+import sys
+from snakemake.cli import main
+try:
+    main(["results/index.html", "--forcerun", "summary", "gallery", "--cores", "2"])
+    code = 0
+except SystemExit as done:
+    code = done.code
+print("exit", code)
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "manim")))
+"""
+
+
+def test_summary_and_gallery_jobs_import_neither_torch_nor_manim(built_copy):
+    # they read stage files with attnpipe.torchfile and take the palette from render.colours (Manim-free):
+    # they run where Snakemake runs, and importing torch (~2 s) or Manim there would cost seconds for nothing
+    env = {**os.environ, "PYTHONPATH": str(built_copy / "src")}
+    pages = [built_copy / "results/summary.csv", built_copy / "results/index.html"]
+    before = [page.stat().st_mtime_ns for page in pages]
+    run = subprocess.run([sys.executable, "-c", IMPORTS_OF_A_RUN], cwd=built_copy, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert run.stdout.splitlines()[-2:] == ["exit 0", "[]"], run.stdout + run.stderr
+    assert all(page.stat().st_mtime_ns > t for page, t in zip(pages, before))  # both jobs did run
 
 
 def report_data(report: zipfile.ZipFile, name: str):
@@ -232,7 +266,7 @@ def test_report_zip_has_stills_and_summary_in_categories(built_copy):
             caption = re.sub(r"<[^>]+>", "", entry["caption"])
             assert f"prompt {prompt} (" in caption and f"weight setting {weights}:" in caption
     assert sorted(Path(p).name for p in categories["Summary"][next(iter(categories["Summary"]))]) == [
-        "summary.csv", "summary.html"]
+        "heads.csv", "summary.csv", "summary.html"]
     assert results["results/summary.csv"]["caption"].strip()
     # the zip carries the stills themselves
     seed_still = (built_copy / "results/seed/012/attention.png").read_bytes()
@@ -240,28 +274,50 @@ def test_report_zip_has_stills_and_summary_in_categories(built_copy):
 
 
 
-def test_heatmap_numbers_colours_and_long_prompts():
-    from attnpipe.gallery import heatmap_html
+def test_heatmap_tables_colour_as_the_still():
+    from attnpipe.maps import heatmap_html, scale_legend, weights_scale
     from attnpipe.render.colours import SCHEMES
     from attnpipe.stagefiles import record
 
-    # softmax: false leaves weights outside [0, 1]: coloured from their own minimum to maximum
+    scheme = SCHEMES["default"]
     labels = ["0:a", "1:b"]
-    weights = record(torch.tensor([[[-2.0, 0.5], [1.0, 3.0]]], dtype=torch.float64), labels, labels)
-    cells = re.findall(r'<td style="background:(#\w+);color:(#\w+)" title="([^"]*)">([^<]*)</td>',
-                       heatmap_html(weights, 2, SCHEMES["default"]))
-    assert [text for *_, text in cells] == ["−2", "0.5", "1", "3"]
-    low = SCHEMES["default"]["low"]
-    assert cells[0][0] == low[0] and cells[3][0] == low[-1]
-    # the video's text colour rule: white on the darkest cell, black on the lightest
-    assert (cells[0][1], cells[3][1]) == ("#ffffff", "#000000")
+
+    def cells(weights, softmax):
+        values = weights.numpy()
+        html = heatmap_html({"tensor": values, "row_labels": labels, "column_labels": labels}, [0],
+                            weights_scale(values, softmax), 2, scheme)
+        return re.findall(r'<td style="background:(#\w+);color:(#\w+)" title="([^"]*)">([^<]*)</td>', html)
+
+    # probabilities from 0 to the largest weight shown, as the still's colour bar (not a fixed 0-1 scale)
+    found = cells(torch.tensor([[[0.0, 0.4], [0.1, 0.3]]], dtype=torch.float64), True)
+    assert [text for *_, text in found] == ["0", "0.4", "0.1", "0.3"]
+    assert found[0][0] == scheme["low"][0] and found[1][0] == scheme["low"][-1]  # 0.4 is the top
+    assert (found[0][1], found[1][1]) == ("#ffffff", "#000000")  # the video's text colour rule
+    assert found[1][2] == "0:a → 1:b: 0.4"
+    # softmax: false leaves signed weights: diverging around 0, as the still
+    found = cells(torch.tensor([[[-2.0, 0.0], [1.0, 3.0]]], dtype=torch.float64), False)
+    assert [text for *_, text in found] == ["−2", "0", "1", "3"]
+    assert found[1][0] == scheme["middle"] and found[3][0] == scheme["positive"]
     # a masked cell (softmax: false keeps the causal mask's -inf) in the video's masked colour
     masked = record(torch.tensor([[[1.0, -math.inf], [1.0, 2.0]]], dtype=torch.float64), labels, labels)
-    assert f'<td style="background:{SCHEMES["default"]["masked"]};color:#ffffff" title="0:a → 1:b: −∞">' in (
-        heatmap_html(masked, 2, SCHEMES["default"]))
-    assert cells[1][2] == "0:a → 1:b: 0.5"
-    # above 12 tokens: colours only, every number still in the cell's title
-    labels = [f"{i}:t{i}" for i in range(13)]
-    uniform = record(torch.full((1, 13, 13), 1 / 13, dtype=torch.float64), labels, labels)
-    cells = re.findall(r'<td [^>]*title="[^"]*: ([^"]*)">([^<]*)</td>', heatmap_html(uniform, 2, SCHEMES["default"]))
-    assert len(cells) == 169 and all(title == "0.08" and text == "" for title, text in cells)
+    masked["tensor"] = masked["tensor"].numpy()
+    assert f'<td style="background:{scheme["masked"]};color:#ffffff" title="0:a → 1:b: −∞">' in (
+        heatmap_html(masked, [0], weights_scale(masked["tensor"], False), 2, scheme))
+    # a few weights near 1 above many small ones: the scale ends at the 99th percentile and says so
+    weights = np.full((1, 20, 20), 0.01)
+    weights[0, :3, 0] = 0.95
+    legend = scale_legend(weights_scale(weights, True), scheme, 2)
+    assert legend["clipped"] and legend["hi"] == "0.01" and "99th percentile" in legend["meaning"]
+    assert scale_legend(weights_scale(weights[:, 3:, 3:], True), scheme, 2)["meaning"] == (
+        "the top is the largest weight shown")
+
+
+def test_a_later_gallery_removes_the_folders_a_killed_one_left(tmp_path):
+    from attnpipe.gallery import remove_stale_folders
+
+    left = [tmp_path / "._gallery.0123abcd.tmp", tmp_path / "._gallery.deadbeef.old"]
+    kept = [tmp_path / "_gallery", tmp_path / "._gallery.x.tmp", tmp_path / ".other.0123abcd.tmp"]
+    for folder in left + kept:
+        (folder / "models").mkdir(parents=True)
+    remove_stale_folders(tmp_path / "_gallery")
+    assert [f for f in left + kept if f.exists()] == kept

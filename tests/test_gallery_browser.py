@@ -8,27 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import Watched
 from playwright.sync_api import expect
 
 from attnpipe.render.numbers import fmt
 
 # under pytest-xdist one worker runs this module: one chromium, not one per worker
 pytestmark = pytest.mark.xdist_group("browser")
-
-
-class Watched:
-    """What the page did besides drawing: console errors, uncaught exceptions, failed loads, every request."""
-
-    def __init__(self, page):
-        self.problems, self.urls = [], []
-        page.on("console", lambda m: m.type in ("error", "assert") and self.problems.append(f"console: {m.text}"))
-        page.on("pageerror", lambda error: self.problems.append(f"uncaught: {error}"))
-        page.on("requestfailed", lambda r: self.problems.append(f"failed to load {r.url}: {r.failure}"))
-        page.on("request", lambda r: self.urls.append(r.url))
-
-    def assert_quiet(self):
-        assert self.problems == []
-        assert self.urls and all(url.startswith(("file://", "data:")) for url in self.urls), self.urls
 
 
 @pytest.fixture

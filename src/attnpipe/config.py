@@ -25,7 +25,8 @@ from .schema import StructureError, check_structure, defaults, shown
 
 # results/embeddings/ holds the per-prompt stage, results/models/ the forward passes; the others are files
 RESERVED_NAMES = {layout.EMBEDDINGS, layout.MODELS,
-                  *(name.rsplit("/", 1)[1] for name in (layout.SUMMARY_CSV, layout.SUMMARY_HTML, layout.GALLERY))}
+                  *(name.rsplit("/", 1)[1] for name in (layout.SUMMARY_CSV, layout.SUMMARY_HTML, layout.HEADS_CSV,
+                                                        layout.GALLERY))}
 PROJECTIONS = layout.ROLES
 # results/<weights>/ holds the weights stage's files beside one folder per prompt: a prompt id may not be one
 RESERVED_PROMPT_IDS = {path.rsplit("/", 1)[1] for path in layout.stage_files("", "weights").values()}

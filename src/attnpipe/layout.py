@@ -7,9 +7,13 @@ Paths are relative to the workflow's folder, as Snakemake names them; every func
   results/embeddings/<prompt>/embed.pt        a prompt's hidden states (toy settings)
   results/<weights>/weights.pt                a weight setting's matrices
   results/<weights>/<prompt>/<stage>.pt       a combination's stages (project, attend; a model's embed, rotate)
-  results/<weights>/<prompt>/attention.mp4    its video, still and thumbnail
+  results/<weights>/<prompt>/attention.mp4    its video and still
   results/models/<model>/<prompt>/forward.pt  a real model's forward pass
-  results/summary.csv, summary.html, index.html
+  results/summary.csv, summary.html, heads.csv, index.html
+  results/_gallery/                           what index.html links besides the stage files: per combination
+                                              a thumbnail of its still, its attention maps as a PNG per head
+                                              and their numbers as a script; one model view per (model,
+                                              prompt) (a folder name no weight setting can take)
 Each <stage>.pt sits beside one <tensor>.csv per tensor it holds (attnpipe.stagefiles).
 """
 
@@ -30,6 +34,9 @@ ROTARY_FORWARD_TENSORS = ["rope_cos", "rope_sin"]  # the cos and sin a rotary mo
 
 VIDEO, STILL, THUMBNAIL = "attention.mp4", "attention.png", "thumbnail.png"
 SUMMARY_CSV, SUMMARY_HTML, GALLERY = (f"{RESULTS}/{name}" for name in ("summary.csv", "summary.html", "index.html"))
+HEADS_CSV = f"{RESULTS}/heads.csv"
+# A weight setting's name starts with a letter or digit, so this folder is never one.
+GALLERY_ASSETS = f"{RESULTS}/_gallery"
 
 
 def embeddings_dir(prompt: str) -> str:
@@ -65,3 +72,13 @@ def stage_files(directory: str, stage: str) -> dict[str, str]:
     """A stage's outputs as the stages take them: tensors=<dir>/<stage>.pt and <name>_csv=<dir>/<name>.csv."""
     return {"tensors": stage_file(directory, stage),
             **{f"{name}_csv": csv_file(directory, name) for name in STAGE_TENSORS[stage]}}
+
+
+def map_assets(weights: str, prompt: str) -> str:
+    """A combination's files for the pages: its thumbnail, head<h>.png per head and attention.js (the numbers)."""
+    return f"{GALLERY_ASSETS}/{weights}/{prompt}"
+
+
+def model_view(model: str, prompt: str) -> str:
+    """The page of every layer x head of a model for one prompt."""
+    return f"{GALLERY_ASSETS}/{MODELS}/{model}/{prompt}.html"

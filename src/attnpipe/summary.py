@@ -7,6 +7,7 @@ Statistics over the saved tensors (never recomputed from the config):
                         empty when the weights are not probabilities (softmax: false)
   most_attended         per head, each query token's key with the largest weight (the first on a tie):
                         "0:the→1:cat; 1:cat→1:cat", heads as "h0: …; … | h1: …"
+Stage files are read with attnpipe.torchfile (numpy, no torch: the job never imports it).
 Paths are relative to the summary's own folder (results/), like the links of results/index.html.
 Text that a spreadsheet would run as a formula (starting with = + - @, tab or CR) is written with a
 leading ' (OWASP's CSV-injection advice); read_summary takes it off again.
@@ -16,13 +17,13 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-import torch
 
 from .atomicfile import atomic_path
 from .layout import STILL, VIDEO, combination_file, csv_file
-from .stagefiles import read_stage
 from .templates import render
+from .torchfile import load as read_stage
 
 # The CSVs of one combination, in pipeline order: the prompt's hidden states, then its own stages.
 COMBINATION_CSVS = ["queries", "keys", "values", "scores", "scaled_scores", "attention", "output"]
@@ -52,15 +53,24 @@ def read_summary(csv_path) -> pd.DataFrame:
     return pd.read_csv(csv_path, dtype=str, keep_default_na=False).map(restore)
 
 
-def mean_row_entropy(weights: torch.Tensor) -> float:
+def is_distribution(weights: np.ndarray) -> bool:
+    """Every row of (..., T, T) weights is non-negative and sums to 1 (as torch.allclose: rtol 1e-5, so a
+    model's float32 softmax counts)."""
+    sums = weights.sum(-1)
+    return bool((weights >= 0).all() and np.allclose(sums, np.ones_like(sums), atol=PROBABILITY_TOLERANCE))
+
+
+def row_entropy(weights: np.ndarray) -> np.ndarray:
+    """-Σ p·ln p of each row (0·ln 0 = 0)."""
+    return -(weights * np.log(np.where(weights > 0, weights, 1.0))).sum(-1)
+
+
+def mean_row_entropy(weights: np.ndarray) -> float:
     """Mean entropy (nats) of the rows of (heads, T, T) attention weights; NaN unless every row is a distribution."""
-    rows_sum_to_one = torch.allclose(weights.sum(-1), torch.ones_like(weights[..., 0]), atol=PROBABILITY_TOLERANCE)
-    if (weights < 0).any() or not rows_sum_to_one:
-        return float("nan")
-    return float((-torch.xlogy(weights, weights).sum(-1)).mean())
+    return float(row_entropy(weights).mean()) if is_distribution(weights) else float("nan")
 
 
-def most_attended(weights: torch.Tensor, row_labels: list[str], column_labels: list[str]) -> str:
+def most_attended(weights: np.ndarray, row_labels: list[str], column_labels: list[str]) -> str:
     """'query→key' per row (argmax, first on ties); heads prefixed 'h<i>: ' and joined by ' | ' when more than one."""
     per_head = [
         "; ".join(f"{row_labels[i]}→{column_labels[j]}" for i, j in enumerate(head.argmax(-1).tolist()))
@@ -71,11 +81,10 @@ def most_attended(weights: torch.Tensor, row_labels: list[str], column_labels: l
     return " | ".join(f"h{h}: {text}" for h, text in enumerate(per_head))
 
 
-def combination_row(prompt: str, text: str, weights: str, options: dict, embed_pt, hidden: dict, attend_pt,
+def combination_row(prompt: str, text: str, weights: str, options: dict, embed_pt, hidden: dict, attend: dict,
                     root) -> dict:
-    """One summary row from a combination's hidden states (embed.pt) and attend.pt; its links (the
-    combination's files, attnpipe.layout) relative to `root`."""
-    attend = read_stage(attend_pt)
+    """One summary row from a combination's hidden states (embed.pt's record) and attend.pt (as read); its
+    links (the combination's files, attnpipe.layout) relative to `root`."""
     scores, attention = attend["scores"]["tensor"], attend["attention"]
 
     def rel(path) -> str:
@@ -102,16 +111,21 @@ def combination_row(prompt: str, text: str, weights: str, options: dict, embed_p
     }
 
 
-def build_summary(settings: dict, embed_pts: list, attend_pts: list, root) -> pd.DataFrame:
-    """settings = {"combinations": [[weights, prompt], ...], "prompts": {id: text}, "weights": {name: attention
-    options}}; embed_pts and attend_pts: each combination's embed.pt (its prompt's, or its own for a model's
-    layer) and attend.pt, in the order of settings["combinations"]."""
+def summary_rows(settings: dict, embed_pts: list, attend_pts: list, root):
+    """(weights, prompt, attend.pt as read, summary row) per combination, each attend.pt read once and let go
+    (a model's long prompt is tens of MB a layer). settings = {"combinations": [[weights, prompt], ...],
+    "prompts": {id: text}, "weights": {name: attention options}}; embed_pts and attend_pts: each
+    combination's embed.pt (its prompt's, or its own for a model's layer) and attend.pt, in that order."""
     hidden = {path: read_stage(path)["hidden_states"] for path in dict.fromkeys(embed_pts)}  # once each
-    rows = []
     for (weights, prompt), embed_pt, attend_pt in zip(settings["combinations"], embed_pts, attend_pts, strict=True):
-        rows.append(combination_row(prompt, settings["prompts"][prompt], weights, settings["weights"][weights],
-                                    embed_pt, hidden[embed_pt], attend_pt, root))
-    return pd.DataFrame(rows, columns=COLUMNS)
+        attend = read_stage(attend_pt)
+        yield weights, prompt, attend, combination_row(prompt, settings["prompts"][prompt], weights,
+                                                       settings["weights"][weights], embed_pt, hidden[embed_pt],
+                                                       attend, root)
+
+
+def build_summary(settings: dict, embed_pts: list, attend_pts: list, root) -> pd.DataFrame:
+    return pd.DataFrame([row for *_, row in summary_rows(settings, embed_pts, attend_pts, root)], columns=COLUMNS)
 
 
 def write_summary(frame: pd.DataFrame, csv_path, html_path) -> None:

@@ -12,11 +12,12 @@ from attnpipe import resources
 from attnpipe.config import ConfigError, load_schema, load_sweep, read_yaml
 from attnpipe.layout import (
     GALLERY,
+    GALLERY_ASSETS,
+    HEADS_CSV,
     ROTARY_FORWARD_TENSORS,
     STILL,
     SUMMARY_CSV,
     SUMMARY_HTML,
-    THUMBNAIL,
     VIDEO,
     combination_dir,
     csv_file,
@@ -113,13 +114,16 @@ WILDCARD_NAMES = {"weights": "weight setting", "prompt": "prompt", "model": "mod
 def run_stage(stage, input, output, params, log, wildcards=None):
     """The body of every numeric rule: hand plain paths and the settings to attnpipe.stages.<stage>.
     A stage that computed NaN/inf stops with one line naming the combination (the stage knows no names)."""
-    from attnpipe.stagefiles import StageError, write_log  # torch: only when a job runs, never for a no-op
-
     stage_module = importlib.import_module(f"attnpipe.stages.{stage}")
     settings = params.get("settings", {})
     try:
         stage_module.run(settings, dict(input.items()), dict(output.items()), log[0])
-    except StageError as err:
+    except Exception as err:
+        # stagefiles imports torch: only once a stage failed (so the summary and gallery never do)
+        from attnpipe.stagefiles import StageError, write_log
+
+        if not isinstance(err, StageError):
+            raise
         names = "".join(f"{WILDCARD_NAMES[k]} {v!r}, " for k, v in (wildcards or {}).items())
         message = f"attnpipe: numeric error: {names}{err}"
         write_log(log[0], message)
@@ -194,14 +198,30 @@ def get_summary_settings():
         "combinations": [[weights, prompt] for weights, prompt in COMBINATIONS],
         "prompts": {pid: prompt.text for pid, prompt in SWEEP.prompts.items()},
         "weights": {name: SWEEP.attend_settings(name) for name in WEIGHTS},
+        "models": {name: model_layer(name) for name in MODEL_SETTINGS},
     }
 
 
+def model_layer(weights):
+    setting = MODEL_SETTINGS[weights]
+    return {"model": setting.model.name, "layer": setting.layer}
+
+
 def get_gallery_settings():
-    # The heatmaps' numbers and colours follow the videos' render options; combinations: whose attend.pt is which.
+    # The maps' numbers and colours follow the videos' render options and heads shown (softmax: how the still
+    # colours them); combinations: whose attend.pt is which; a model's layers: the rows of its model views.
     return {
         "combinations": [[weights, prompt] for weights, prompt in COMBINATIONS],
         **{key: SWEEP.render[key] for key in ("precision", "scheme")},
+        "weights": {
+            name: {
+                "softmax": SWEEP.weights[name].attention["softmax"],
+                "show_heads": SWEEP.weights[name].show_heads,
+                **(model_layer(name) if name in MODEL_SETTINGS else {}),
+            }
+            for name in WEIGHTS
+        },
+        "models": {name: {"layers": model.layers} for name, model in SWEEP.models.items()},
     }
 
 
@@ -252,7 +272,7 @@ def get_numeric_outputs(wildcards=None):
             files += get_forward_files(MODEL_SETTINGS[weights].model.name, prompt).values()
         for stage in stages:
             files += stage_files(combination_dir(weights, prompt), stage).values()
-    return list(dict.fromkeys(files)) + [SUMMARY_CSV]
+    return list(dict.fromkeys(files)) + [SUMMARY_CSV, HEADS_CSV]
 
 
 def get_final_outputs(wildcards=None):

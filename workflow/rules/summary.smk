@@ -1,7 +1,8 @@
-# The whole sweep at a glance: a table with one row per combination, and a static gallery page.
-# Both are small jobs over every combination, run where Snakemake runs (localrules). Measured with
-# /usr/bin/time on a forced job (4 combinations): ~330 MB peak (Snakemake and torch included), 3-4 CPU s;
-# the gallery adds ~45 ms per combination (thumbnails), ~40 s for a 30 x 30 sweep.
+# The whole sweep at a glance: a table with one row per combination, one with a row per head, and a static
+# gallery page with a model view per (model, prompt). Small jobs over every combination, run where Snakemake
+# runs (localrules); they read the stage files without torch. Measured with /usr/bin/time on a forced job
+# (4 combinations): ~330 MB peak (Snakemake included), 3-4 CPU s; the gallery adds ~15 ms per combination
+# (thumbnails, two at a time). benchmarks/gallery.py times a real model's sweep.
 
 
 localrules:
@@ -26,6 +27,12 @@ rule summary:
             category="Summary",
             labels={"table": "summary.html"},
         ),
+        heads=report(
+            HEADS_CSV,
+            caption="../report/summary.rst",
+            category="Summary",
+            labels={"table": "heads.csv"},
+        ),
     params:
         settings=get_summary_settings(),
         code=CODE["summary"],
@@ -42,18 +49,19 @@ rule summary:
 rule gallery:
     input:
         summary=SUMMARY_CSV,
+        heads=HEADS_CSV,
         attend=get_attend_files,
         stills=get_stills,
         videos=get_videos,
     output:
         page=GALLERY,
-        thumbnails=get_combination_files(THUMBNAIL),
+        assets=directory(GALLERY_ASSETS),
     params:
         settings=get_gallery_settings(),
         code=CODE["gallery"],
     log:
         "logs/gallery.log",
-    threads: 1
+    threads: 2  # attnpipe.gallery.WORKERS
     resources:
         mem_mb=600,
         runtime=5,

@@ -1,13 +1,20 @@
-"""Rule `summary`: every combination's stage files -> results/summary.csv (+ summary.html for the report)."""
+"""Rule `summary`: every combination's stage files -> results/summary.csv (+ summary.html for the report)
+and results/heads.csv (one row per head). Reads the stage files without torch (attnpipe.torchfile)."""
 
 from pathlib import Path
 
-from ..stagefiles import write_log
-from ..summary import build_summary, write_summary
+import pandas as pd
+
+from .. import heads, summary
 
 
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
-    root = Path(outputs["table"]).parent
-    frame = build_summary(settings, list(inputs["embed"]), list(inputs["attend"]), root)
-    write_summary(frame, outputs["table"], outputs["page"])
-    write_log(log, f"summary: {len(frame)} combinations -> {outputs['table']}")
+    rows, head_rows = [], []
+    for weights, prompt, attend, row in summary.summary_rows(settings, list(inputs["embed"]),
+                                                             list(inputs["attend"]), Path(outputs["table"]).parent):
+        rows.append(row)
+        head_rows += heads.head_rows(weights, prompt, attend, settings["models"].get(weights))
+    summary.write_summary(pd.DataFrame(rows, columns=summary.COLUMNS), outputs["table"], outputs["page"])
+    heads.write_heads(pd.DataFrame(head_rows, columns=heads.COLUMNS), outputs["heads"])
+    Path(log).write_text(f"summary: {len(rows)} combinations -> {outputs['table']}, {len(head_rows)} heads -> "
+                         f"{outputs['heads']}\n", encoding="utf-8")  # not stagefiles.write_log: that imports torch
