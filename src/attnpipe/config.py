@@ -34,6 +34,18 @@ class ConfigError(ValueError):
     """Bad input; str(err) is the one line to show."""
 
 
+class ScriptSafeSettings(dict):
+    """A rule's settings whose repr holds no "<". Snakemake's report shows the params of the jobs behind its
+    items as their repr, inside a <script> element and unescaped: a prompt text holding "</script>" would end
+    that element there and what follows would run. Written \\x3c, "<" is still Python's syntax for the same
+    text, so the params Snakemake compares for reruns change exactly when the settings do."""
+
+    def __repr__(self):
+        return dict.__repr__(self).replace("<", "\\x3c")
+
+    __str__ = __repr__
+
+
 @dataclass
 class Prompt:
     id: str
@@ -115,7 +127,7 @@ class Sweep:
             source, unknown = "vocab", sorted({t for t in prompt.tokens if t not in self.vocab})
         else:
             source, unknown = prompt.files()[0] if prompt.files() else "the config", []
-        return {
+        return ScriptSafeSettings({
             **self.render,
             "prompt": prompt_id,
             "text": prompt.text,
@@ -124,7 +136,7 @@ class Sweep:
             "show_heads": self.weights[weights].show_heads,
             "hidden_states_from": source,
             "unknown_tokens": unknown,
-        }
+        })
 
 
 def read_yaml(path) -> dict:
