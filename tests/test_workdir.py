@@ -16,8 +16,8 @@ def test_a_run_from_another_folder_with_its_own_config(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY)
     for extra in (["--replace-workflow-config"], []):  # config/config.yaml of `elsewhere`: none, nothing to merge
         proc = subprocess.run(
-            [sys.executable, "-m", "snakemake", "numeric", "-s", "workflow/Snakefile", "-d", "elsewhere", "--cores", "1",
-             "--configfile", "tiny.yaml", *extra],
+            [sys.executable, "-m", "snakemake", "numeric", "-s", "workflow/Snakefile", "-d", "elsewhere",
+             "--cores", "1", "--configfile", "tiny.yaml", *extra],
             cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(workflow / "src")}, capture_output=True,
             text=True, timeout=300, check=False)
         assert proc.returncode == 0, proc.stderr[-3000:]
