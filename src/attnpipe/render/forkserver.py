@@ -123,7 +123,7 @@ def _hand_over(conn: socket.socket, request: dict) -> int | None:
         child = int(json.loads(reply)["pid"]) if reply else None
     except (ValueError, KeyError, TypeError):
         return None
-    if child is None or _parent_of(child) != _peer_pid(conn):  # a child of the server we talk to, or no render
+    if child is None or _parent_of(child) not in (_peer_pid(conn), None):  # the server's child (or one done already)
         return None
     return child
 
