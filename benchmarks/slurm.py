@@ -78,6 +78,8 @@ def main() -> None:
     by_kind = {}
     for job in slurm_jobs:
         kind = job["comment"].removeprefix("rule_").split("_wildcards_")[0]
+        for name in config["weights"]:  # a weight setting's group is named after it: one kind for all
+            kind = kind.replace(f"weight_setting_{name}_", "weight_setting_<setting>_")
         by_kind[kind] = by_kind.get(kind, 0) + 1
     print(f"grid: {args.prompts} prompts x {args.weights} weight settings, target `numeric` "
           f"(every stage file, no videos)")

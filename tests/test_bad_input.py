@@ -114,6 +114,11 @@ CASES = {
                      ["weights.seed.shared", "file text.npy: not a valid .npy file"]),
     "sparse 2 GB csv": (set_weight("seed", "shared", {"file": "sparse.csv"}),
                         ["weights.seed.shared", "file sparse.csv: 2,147,483,648 bytes", "not read"]),
+    # a model's name is a folder under results/models/ (issue 21): it writes nowhere else
+    "model name outside results": (
+        lambda cfg: (cfg.__setitem__("models", {"../../../../elsewhere": {"path": "hf/m"}}),
+                     cfg["weights"].__setitem__("m", {"model": "../../../../elsewhere", "layer": 0})),
+        ["models.../../../../elsewhere: unsafe name '../../../../elsewhere'", "no '/' and no '..'"]),
 }
 
 
@@ -177,6 +182,22 @@ def test_non_utf8_byte_is_one_line(built_copy):
     assert_fails_cleanly(built_copy, ["config/config.yaml: expected UTF-8 text", "0xe9", f"line {lines}"])
 
 
+@pytest.mark.parametrize("key, read_as", [("010", "the integer 8"), ("yes", "the boolean True"),
+                                           ("null", "null"), ("1.50", "the number 1.5")])
+def test_a_key_yaml_reads_as_another_text_is_refused(built_copy, key, read_as):
+    # YAML 1.1: `010:` is token 8, `null:` None, `yes:` True; the vocab would hold another token than written
+    text = edit_config_text(built_copy, "vocab:\n", f"vocab:\n  {key}: [1, 0, 0]\n")
+    line = text[: text.index("vocab:\n")].count("\n") + 2
+    assert_fails_cleanly(built_copy, [f"config/config.yaml: vocab.{key}: YAML reads this key as {read_as}, not as "
+                                      f"the text '{key}' (line {line}); expected it quoted: \"{key}\""])
+
+
+@pytest.mark.parametrize("value", ["maybe", "of", ""])
+def test_a_render_server_switch_it_cannot_be_is_refused(built_copy, value):
+    assert_fails_cleanly(built_copy, [f"ATTNPIPE_RENDER_SERVER: expected on or off (or 1/0, true/false, yes/no), "
+                                      f"got {value!r}"], env={"ATTNPIPE_RENDER_SERVER": value})
+
+
 def test_nested_aliases_are_refused_without_expanding_them(built_copy):
     # 9 levels of 9 aliases: a 600-byte entry standing for 9**9 tokens (it ran for minutes, then MemoryError)
     tokens = '&a0 ["0", "1", "2", "3", "4", "5", "6", "7", "8"]'
@@ -186,10 +207,10 @@ def test_nested_aliases_are_refused_without_expanding_them(built_copy):
     assert_fails_cleanly(built_copy, ["config/config.yaml: prompts[0].tokens", "at most 1,000,000 values"])
 
 
-def assert_fails_cleanly(workdir, expected, *args):
+def assert_fails_cleanly(workdir, expected, *args, env=None):
     before = snapshot(workdir / "results"), snapshot(workdir / "logs")
     # a config edit would make some jobs stale: without the check, they would run and rewrite files
-    proc = snakemake(workdir, "--cores", "2", *args)
+    proc = snakemake(workdir, "--cores", "2", *args, env=env)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode != 0
     assert lines and lines[-1].startswith("attnpipe: config error: "), proc.stderr

@@ -181,3 +181,39 @@ def test_colour_ramps_take_nan():
 
     colours = ramp(["#000000", "#ffffff"], np.array([np.nan, 1.0]))
     assert colours.tolist() == [[0, 0, 0], [255, 255, 255]]
+
+
+def damage(path: Path, how: str) -> None:
+    """Cut the file short, or overwrite one number inside it (its zip record's CRC-32 no longer matches), keeping
+    its mtime: nothing is stale, the damage is found only by reading the file."""
+    import struct
+
+    import torch
+
+    stat, data = path.stat(), path.read_bytes()
+    if how == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        first = torch.load(path, weights_only=True)["scores"]["tensor"].flatten()[0].item()
+        at = data.index(struct.pack("<d", first))
+        data = data[:at] + struct.pack("<d", 12345.0) + data[at + 8:]
+    path.write_bytes(data)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+@pytest.mark.parametrize("how", ["truncated", "one number changed"])
+def test_a_damaged_stage_file_is_refused_everywhere_with_its_path_and_the_fix(built_copy, how):
+    attend = built_copy / "results/seed/012/attend.pt"
+    damage(attend, how)
+    expected = ["attnpipe: input error: ", "results/seed/012/attend.pt: damaged stage file (",
+                "delete it and rerun to make it again"]
+    for rule, target, log in (("summary", "results/summary.csv", "logs/summary.log"),
+                              ("render", "results/seed/012/attention.png", "logs/render/seed/012.log")):
+        proc = snakemake(built_copy, target, "--forcerun", rule, "--cores", "1")
+        assert proc.returncode != 0
+        lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith(expected[0])]
+        assert lines and all(part in lines[0] for part in expected), (rule, (proc.stdout + proc.stderr)[-3000:])
+        assert lines[0] in (built_copy / log).read_text(), rule  # the log Snakemake points to says the same
+    if how == "truncated":  # the fix works
+        attend.unlink()
+        snakemake(built_copy, "results/summary.csv", "--cores", "1", check=True)

@@ -164,3 +164,84 @@ def test_a_job_never_hands_its_render_to_another_users_server():
     finally:
         other.kill()
         other.wait()
+
+
+@pytest.mark.parametrize("value, on", [("on", True), ("ON", True), ("1", True), ("true", True), ("Yes", True),
+                                       ("off", False), ("OFF", False), ("0", False), ("false", False), ("no", False)])
+def test_the_switch_takes_the_usual_spellings(monkeypatch, value, on):
+    from attnpipe.render import forkserver
+
+    monkeypatch.setenv("ATTNPIPE_RENDER_SERVER", value)
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    assert forkserver.enabled() is on
+
+
+def test_the_switch_refuses_what_it_cannot_be(monkeypatch):
+    from attnpipe.render import forkserver
+
+    monkeypatch.setenv("ATTNPIPE_RENDER_SERVER", "maybe")
+    with pytest.raises(ValueError, match="ATTNPIPE_RENDER_SERVER: expected on or off .*, got 'maybe'"):
+        forkserver.enabled()
+
+
+NO_RENDER = {"settings": {}, "inputs": {}, "outputs": {}, "log": os.devnull}
+
+
+def squat(name: str, script: str, *args: str) -> subprocess.Popen:
+    """A process of this user holding the abstract socket `name`; prints 'ready' once it does."""
+    code = ("import socket, sys, time\n"
+            "s = socket.socket(socket.AF_UNIX)\n"
+            f"s.bind({name!r})\n{script}\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "ready\n"
+    return proc
+
+
+@pytest.mark.parametrize("holder", ["binds, never listens", "listens, no server", "a server's name, never answers",
+                                    "a server, stopped"])
+def test_a_name_held_by_what_does_not_answer_costs_a_bounded_wait(monkeypatch, holder):
+    from attnpipe.render import forkserver
+
+    monkeypatch.setattr(forkserver, "READY_SECONDS", 3.0)  # the bound a server's answer waits for (30 s)
+    name = f"\0attnpipe-test-{os.getpid()}-{holder.replace(' ', '')}"
+    if holder == "a server, stopped":  # the real server, stopped once it listens
+        proc = subprocess.Popen([sys.executable, "-m", "attnpipe.render.forkserver", name[1:]])
+        wait_for(lambda: forkserver._connect(name), 30, "the server to listen").close()
+        os.kill(proc.pid, signal.SIGSTOP)
+    else:
+        listen = "" if holder == "binds, never listens" else "s.listen(8)"
+        # a process whose command line names the server module, as a server's does
+        proc = squat(name, listen, *(["attnpipe.render.forkserver"] if "server's" in holder else []))
+    try:
+        start = time.monotonic()
+        assert forkserver.submit(NO_RENDER, name) is None  # nothing ran: the job renders in its own process
+        assert time.monotonic() - start < {"a server's name, never answers": 8}.get(holder, 5)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_render_completes_beside_a_stopped_server(built_copy, tmp_path):
+    """The sweep's own server, stopped (SIGSTOP) while it waits for the next render: that render is done in
+    its job's own process, without waiting for it."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {"TMPDIR": str(tmp)}  # this test's server: its own TMPDIR (the name hashes the environment)
+    results = built_copy / "results/seed"
+    (results / "012/attention.png").unlink()
+    snakemake(built_copy, "--cores", "1", "results/seed/012/attention.png", env=env, check=True)
+    servers = [pid for pid, (_, cmd) in processes().items() if "attnpipe.render.forkserver" in cmd
+               and f"TMPDIR={tmp}".encode() in environ(pid)]
+    assert len(servers) == 1
+    os.kill(servers[0], signal.SIGSTOP)
+    try:
+        (results / "2024/attention.png").unlink()
+        start = time.monotonic()
+        snakemake(built_copy, "--cores", "1", "results/seed/2024/attention.png", env=env, check=True)
+        assert time.monotonic() - start < 90  # a render of its own (it waited 3 min, until SIGCONT, before)
+        log = (built_copy / "logs/render/seed/2024.log").read_text()
+        assert "rendered seed/2024" in log and FORKED not in log
+    finally:
+        os.kill(servers[0], signal.SIGKILL)

@@ -3,7 +3,7 @@
 A single-node cluster (tests/slurm_cluster.py: Debian's slurmctld, slurmd and munge on 127.0.0.1,
 installed by `./run.sh test`) runs a small sweep, 2 prompts x 2 weight settings: every numeric stage
 and one render. The run must go through SLURM (job ids the plugin reported are jobs slurmctld ran, one
-per group, with their logs kept), and every file it made must equal, byte for byte, the same file of
+per group of profiles/slurm, with their logs kept), and every file it made must equal, byte for byte, the same file of
 the local default sweep (`built_default`): the stage tensors and CSVs, and the video and still, which
 are deterministic too (same frames, same encoder settings, no timestamps in the container).
 """
@@ -71,12 +71,12 @@ def test_sweep_on_slurm_equals_local_sweep(slurm_cluster, tmp_path, request):
     for log in submitted.values():
         assert Path(log).stat().st_size > 0  # the job's SLURM log, kept
 
-    # Coarse jobs: one for the embeddings, one per weight setting (weights, project, attend of every
-    # prompt), one per render -- not one per stage.
+    # Coarse jobs (profiles/slurm's groups): one for the inputs (embeddings and weights, up to 20), one per
+    # weight setting's project and attend jobs (up to 10 prompts), one per render -- not one per stage.
     comments = sorted(job["comment"] for job in jobs.values())
     assert comments == sorted(
-        ["rule_embeddings_embed", "rule_render_wildcards_seed_012"]
-        + ["rule_weight_setting_attend_project_weights"] * len(WEIGHTS)
+        ["rule_inputs_embed_weights", "rule_render_wildcards_seed_012"]
+        + [f"rule_weight_setting_{name}_attend_project" for name in WEIGHTS]
     )
 
     # summary.csv/.html and heads.csv (a local rule of `numeric`) describe this smaller grid, unlike built_default's

@@ -36,6 +36,18 @@ class ConfigError(ValueError):
     """Bad input; str(err) is the one line to show."""
 
 
+class ScriptSafeSettings(dict):
+    """A rule's settings whose repr holds no "<". Snakemake's report shows the params of the jobs behind its
+    items as their repr, inside a <script> element and unescaped: a prompt text holding "</script>" would end
+    that element there and what follows would run. Written \\x3c, "<" is still Python's syntax for the same
+    text, so the params Snakemake compares for reruns change exactly when the settings do."""
+
+    def __repr__(self):
+        return dict.__repr__(self).replace("<", "\\x3c")
+
+    __str__ = __repr__
+
+
 @dataclass
 class Prompt:
     id: str
@@ -118,7 +130,7 @@ class Sweep:
             source, unknown = "vocab", sorted({t for t in prompt.tokens if t not in self.vocab})
         else:
             source, unknown = prompt.files()[0] if prompt.files() else "the config", []
-        return {
+        return ScriptSafeSettings({
             **self.render,
             "prompt": prompt_id,
             "text": prompt.text,
@@ -128,7 +140,7 @@ class Sweep:
             "detail_heads": self.weights[weights].detail_heads,
             "hidden_states_from": source,
             "unknown_tokens": unknown,
-        }
+        })
 
 
 def read_yaml(path) -> dict:
@@ -175,6 +187,8 @@ def _resolve(config: dict, schema: dict) -> Sweep:
     fallback = canonical(config.get("unknown_tokens"))
     vocab_width = _vocab_width(vocab, fallback)
     default_tokenizer = config.get("tokenizer", defaults(schema)["tokenizer"])
+    for name in config.get("models") or {}:  # results/models/<name>/: a path component, like a setting's name
+        _check_name(f"models.{name}", str(name), "name", set())
     try:
         models = model_spec.resolve_models(config)
     except model_spec.ModelConfigError as err:
@@ -199,7 +213,7 @@ def _resolve(config: dict, schema: dict) -> Sweep:
             )
         first_seen[prompt.id] = i
         sweep.prompts[prompt.id] = prompt
-    longest = max(len(p.tokens) for p in prompts)
+    longest = max((len(p.tokens) for p in toy_prompts), default=0)  # what the toy settings read
     for name, setting in config["weights"].items():
         if not model_spec.is_model_setting(setting):
             sweep.weights[name] = _resolve_weights(str(name), setting, d_model, source, longest,
@@ -215,7 +229,27 @@ def _resolve(config: dict, schema: dict) -> Sweep:
                 raise ConfigError(f"weights.{name}: expands to {one.name!r}, a name already taken; expected "
                                   "unique weight-setting names")
             sweep.weights[one.name] = one
+    _check_model_tokens(sweep, prompts)
     return sweep
+
+
+def _check_model_tokens(sweep: Sweep, prompts: list[Prompt]) -> None:
+    """Every text a model reads fits its position embeddings (and MAX_TOKENS), counted with its own tokenizer:
+    the forward job would fail on it, or make a prompt too long to show."""
+    texts = {i: p.model_text for i, p in enumerate(prompts) if p.model_text is not None}
+    used = {s.model.name: s.model for s in sweep.weights.values() if isinstance(s, model_spec.ModelSetting)}
+    for model in used.values():
+        try:
+            counts = model.count_tokens(list(texts.values()))
+        except model_spec.ModelConfigError as err:
+            raise ConfigError(str(err)) from None
+        limit, why = min((model.positions, "its position embeddings"), (MAX_TOKENS, "attnpipe's limit"))
+        for (i, text), count in zip(texts.items(), counts):
+            if count > limit:
+                raise ConfigError(
+                    f"prompts[{i}] ({shown(text)}): expected at most {limit:,} tokens for model {model.name} "
+                    f"({why}), got {count:,} (model {model.name}'s tokenizer)"
+                )
 
 
 def _vocab_width(vocab: dict, fallback: dict | None) -> int | None:
@@ -277,12 +311,8 @@ def _resolve_prompt(i: int, entry, default_tokenizer: str, vocab: dict, fallback
         toks = list(entry["tokens"]) if "tokens" in entry else tokens.tokenize(entry["text"], mode)
         width = None
     text = entry["text"] if "text" in entry else " ".join(toks)
-    if not toks:
-        raise ConfigError(f"{where}: empty prompt {shown(text)}; expected at least one token ({mode} tokenizer)")
     if len(text) > MAX_TEXT:
         raise ConfigError(f"{where}.text: expected at most {MAX_TEXT:,} characters, got {len(text):,}")
-    if len(toks) > MAX_TOKENS:
-        raise ConfigError(f"{where}: expected at most {MAX_TOKENS} tokens, got {len(toks)} ({mode} tokenizer)")
     if "id" in entry:
         pid = entry["id"]
         _check_name(f"{where}.id", pid, "id", RESERVED_PROMPT_IDS)
@@ -292,12 +322,16 @@ def _resolve_prompt(i: int, entry, default_tokenizer: str, vocab: dict, fallback
     if fallback is None and "hidden_states" not in entry:
         for pos, tok in enumerate(toks):
             if tok not in vocab:
-                if model_only_ok and plain_text is not None:
+                if model_only_ok and plain_text is not None:  # the toy tokenizer's limits do not apply to it
                     return Prompt(id=pid, text=text, tokenizer=mode, tokens=toks, model_text=plain_text, toy=False)
                 raise ConfigError(
                     f"{where} ({shown(text)}): token {shown(tok)} at position {pos} is not in vocab; "
                     "expected a vocab token (or add unknown_tokens: {seed, dim} for random vectors)"
                 )
+    if not toks:
+        raise ConfigError(f"{where}: empty prompt {shown(text)}; expected at least one token ({mode} tokenizer)")
+    if len(toks) > MAX_TOKENS:
+        raise ConfigError(f"{where}: expected at most {MAX_TOKENS} tokens, got {len(toks)} ({mode} tokenizer)")
     return Prompt(id=pid, text=text, tokenizer=mode, tokens=toks,
                   hidden_states=canonical(_floats_one(entry.get("hidden_states"))), width=width,
                   model_text=plain_text)

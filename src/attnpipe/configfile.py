@@ -84,6 +84,7 @@ def _check_nodes(root: yaml.Node, path) -> None:
             for key, value in node.value:
                 name = key.value if isinstance(key, yaml.ScalarNode) else None
                 if name is not None and name != "<<":
+                    _check_key_reads_as_written(key, path, where)
                     if name in seen:
                         raise ConfigFileError(
                             f"{path}: {_join(where, name)}: duplicate key (lines {seen[name]} and "
@@ -103,6 +104,28 @@ def _check_nodes(root: yaml.Node, path) -> None:
         return total
 
     size(root, "")
+
+
+def _check_key_reads_as_written(key: yaml.ScalarNode, path, where: str) -> None:
+    """A mapping key must read as the text written. YAML 1.1 reads a plain `010` as 8, `yes` as True, `null` as
+    None, `1.0` as a float equal to `1` and `True`; the config's keys (vocab tokens, setting names) would then be
+    another text, or one key silently replacing another. Plain text and plain integers written as Python writes
+    them (`0`, `12`) read as written; anything else must be quoted."""
+    if key.style not in (None, "") or key.tag == "tag:yaml.org,2002:str":  # quoted, or plain text
+        return
+    value = yaml.safe_load(key.value)
+    if type(value) is not int or str(value) != key.value:
+        raise ConfigFileError(
+            f"{path}: {_join(where, key.value)}: YAML reads this key as {_kind(value)}, not as the text "
+            f"{key.value!r} (line {key.start_mark.line + 1}); expected it quoted: \"{key.value}\""
+        )
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "null"
+    kind = {bool: "the boolean", int: "the integer", float: "the number"}.get(type(value), "the date")
+    return f"{kind} {value}"
 
 
 def _join(path: str, key) -> str:

@@ -16,8 +16,10 @@ with a NaN or inf it did not mean to compute (an overflow) writes nothing.
 import csv
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from . import torchfile
 from .atomicfile import atomic_path
 
 
@@ -86,8 +88,20 @@ def write_stage(records: dict[str, dict], outputs: dict, masked: dict | None = N
 
 
 def read_stage(pt_path) -> dict[str, dict]:
-    """name -> record, as written by write_stage; never executes code from the file."""
-    return torch.load(pt_path, map_location="cpu", weights_only=True)
+    """name -> record, as written by write_stage, with torch tensors; never executes code from the file. Read by
+    attnpipe.torchfile, the one reader of stage files: a damaged file (cut short, a changed byte) raises
+    torchfile.TorchFileError, one line with its path and "delete it and rerun"."""
+    return _as_torch(torchfile.load(pt_path))
+
+
+def _as_torch(value):
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    if isinstance(value, dict):
+        return {key: _as_torch(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_torch(item) for item in value]
+    return value
 
 
 def dim_labels(n: int) -> list[str]:

@@ -2,14 +2,16 @@
 # input/param functions the rules call. Bad input stops here with one line naming the key.
 import gc
 import importlib
+import os
 import re
 import sys
+import traceback
 from functools import cache
 
 from snakemake.exceptions import WorkflowError
 
 from attnpipe import resources
-from attnpipe.config import ConfigError, load_schema, load_sweep, read_yaml
+from attnpipe.config import ConfigError, ScriptSafeSettings, load_schema, load_sweep, read_yaml
 from attnpipe.layout import (
     GALLERY,
     GALLERY_ASSETS,
@@ -28,6 +30,7 @@ from attnpipe.layout import (
     weights_dir,
 )
 from attnpipe.models.spec import ModelSetting
+from attnpipe.render.forkserver import switch as render_server_switch
 from attnpipe.provenance import code_version
 
 # Snakemake's DAG of a big sweep is ~300,000 objects that live to the end; at Python's default threshold
@@ -43,10 +46,23 @@ def fail(message):
 
 
 CONFIG_FILE = "config/config.yaml"
+CLI_CONFIG_FILES = [str(path) for path in workflow.overwrite_configfiles or []]
+
+
+def config_files_read():
+    """The files Snakemake builds the config from, as it does: config/config.yaml of the working folder (`-d`),
+    then the --configfile files merged over it. Without it, or with --replace-workflow-config, the
+    --configfile files alone."""
+    replaced = workflow.config_settings.replace_workflow_config
+    if CLI_CONFIG_FILES and (replaced or not os.path.exists(CONFIG_FILE)):
+        return CLI_CONFIG_FILES
+    return [CONFIG_FILE, *CLI_CONFIG_FILES]
+
+
 # Read strictly before Snakemake takes them (it keeps the last of two equal keys, its message for bad YAML
-# names neither file nor line, and it copies what YAML aliases share). Files given with --configfile
-# are merged over this one by Snakemake; it parses them before this file runs, so bad YAML there is its own.
-for path in [CONFIG_FILE, *map(str, workflow.overwrite_configfiles or [])]:
+# names neither file nor line, and it copies what YAML aliases share). Snakemake parses --configfile files
+# before this file runs, so bad YAML there is its own.
+for path in config_files_read():
     try:
         read_yaml(path)
     except ConfigError as err:
@@ -59,6 +75,10 @@ configfile: CONFIG_FILE
 try:
     SWEEP = load_sweep(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")))
 except ConfigError as err:
+    fail(err)
+try:  # read by every render job: a value it cannot be stops here, not in a job
+    render_server_switch()
+except ValueError as err:
     fail(err)
 
 PROMPTS = list(SWEEP.prompts)
@@ -113,19 +133,25 @@ WILDCARD_NAMES = {"weights": "weight setting", "prompt": "prompt", "model": "mod
 
 def run_stage(stage, input, output, params, log, wildcards=None):
     """The body of every numeric rule: hand plain paths and the settings to attnpipe.stages.<stage>.
-    A stage that computed NaN/inf stops with one line naming the combination (the stage knows no names)."""
+    A stage that computed NaN/inf stops with one line naming the combination (the stage knows no names), one
+    that read a damaged stage file with one line naming the file; any other failure leaves its traceback in
+    the job's log, where Snakemake points (a `run:` job's exception reaches only the terminal)."""
+    from attnpipe.torchfile import TorchFileError  # torch-free
+
     stage_module = importlib.import_module(f"attnpipe.stages.{stage}")
     settings = params.get("settings", {})
     try:
         stage_module.run(settings, dict(input.items()), dict(output.items()), log[0])
     except Exception as err:
-        # stagefiles imports torch: only once a stage failed (so the summary and gallery never do)
+        # stagefiles imports torch: only once a stage failed (so the summary and gallery jobs never do)
         from attnpipe.stagefiles import StageError, write_log
 
-        if not isinstance(err, StageError):
+        if not isinstance(err, (StageError, TorchFileError)):
+            write_log(log[0], traceback.format_exc())
             raise
         names = "".join(f"{WILDCARD_NAMES[k]} {v!r}, " for k, v in (wildcards or {}).items())
-        message = f"attnpipe: numeric error: {names}{err}"
+        kind = "numeric error" if isinstance(err, StageError) else "input error"
+        message = f"attnpipe: {kind}: {names}{err}"
         write_log(log[0], message)
         raise WorkflowError(message) from None
 
@@ -193,13 +219,16 @@ def get_render_settings(wildcards):
 
 
 def get_summary_settings():
-    # What the table shows besides stage-file numbers: its rows, prompt texts and attention options.
-    return {
-        "combinations": [[weights, prompt] for weights, prompt in COMBINATIONS],
-        "prompts": {pid: prompt.text for pid, prompt in SWEEP.prompts.items()},
-        "weights": {name: SWEEP.attend_settings(name) for name in WEIGHTS},
-        "models": {name: model_layer(name) for name in MODEL_SETTINGS},
-    }
+    # What the table shows besides stage-file numbers: its rows, prompt texts and attention options (the
+    # report shows them: ScriptSafeSettings).
+    return ScriptSafeSettings(
+        {
+            "combinations": [[weights, prompt] for weights, prompt in COMBINATIONS],
+            "prompts": {pid: prompt.text for pid, prompt in SWEEP.prompts.items()},
+            "weights": {name: SWEEP.attend_settings(name) for name in WEIGHTS},
+            "models": {name: model_layer(name) for name in MODEL_SETTINGS},
+        }
+    )
 
 
 def model_layer(weights):

@@ -3,7 +3,8 @@
 # attention input becomes the combination's own X (embed.pt), and project/attend run as for a toy setting.
 # Rotary models (Llama family) add `rotate` between project and attend. Input functions: common.smk.
 # Runs in threads like the numeric rules: attnpipe.models.hf loads each model once per process. On a cluster
-# a setting's layer_input, model_weights and rotate jobs join its `weight_setting` group; forward jobs go alone.
+# (profiles/slurm) layer_input and rotate jobs travel with their combination's project and attend jobs,
+# model_weights jobs with the sweep's other inputs; forward jobs go alone.
 
 
 rule forward:
@@ -62,8 +63,6 @@ rule layer_input:
     threads: 1
     resources:
         **NUMERIC_RESOURCES,
-    group:
-        "weight_setting"  # travels with its setting's project and attend jobs on a cluster
     run:
         run_stage("layer_input", input, output, params, log, wildcards)
 
@@ -84,8 +83,6 @@ rule model_weights:
     resources:
         mem_mb=get_model_mem_mb,  # from the weights' size (common.smk)
         runtime=get_model_runtime,
-    group:
-        "weight_setting"  # travels with its setting's project and attend jobs on a cluster
     run:
         run_stage("model_weights", input, output, params, log, wildcards)
 
@@ -105,7 +102,5 @@ rule rotate:
     threads: 1
     resources:
         **NUMERIC_RESOURCES,
-    group:
-        "weight_setting"  # travels with its setting's project and attend jobs on a cluster
     run:
         run_stage("rotate", input, output, params, log, wildcards)

@@ -1,9 +1,9 @@
 # The numeric stages. Each rule is one call into attnpipe.stages; they are `run:` rules (executed in
 # threads via profiles/default) because a `script:` job is a fresh process that spends ~2.7 s
 # importing torch and pandas, several times the work itself.
-# On a cluster (profiles/slurm) these tiny jobs travel in groups, so the queue sees one job per weight
-# setting (its weights, project and attend jobs) and one per batch of prompts' embeddings, not one per
-# stage. Locally `group` is ignored: every stage keeps its own staleness. Resources: common.smk.
+# On a cluster these tiny jobs travel in groups, set in profiles/slurm (`groups:`, `group-components:`), not
+# here: Snakemake checks groups while planning even where it ignores them, at a cost growing with the square
+# of a group's size (a 2,000-prompt sweep planned for over 17 minutes). Resources: common.smk.
 
 
 rule embed:
@@ -19,8 +19,6 @@ rule embed:
     threads: 1
     resources:
         **NUMERIC_RESOURCES,
-    group:
-        "embeddings"
     run:
         run_stage("embed", input, output, params, log, wildcards)
 
@@ -40,8 +38,6 @@ rule weights:
     threads: 1
     resources:
         **NUMERIC_RESOURCES,
-    group:
-        "weight_setting"
     run:
         run_stage("weights", input, output, params, log, wildcards)
 
@@ -59,8 +55,6 @@ rule project:
     threads: 1
     resources:
         **NUMERIC_RESOURCES,
-    group:
-        "weight_setting"
     run:
         run_stage("project", input, output, params, log, wildcards)
 
@@ -78,7 +72,5 @@ rule attend:
     threads: 1
     resources:
         **NUMERIC_RESOURCES,
-    group:
-        "weight_setting"
     run:
         run_stage("attend", input, output, params, log, wildcards)

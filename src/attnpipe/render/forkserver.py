@@ -17,6 +17,9 @@ render. A forked child starts with all of it loaded (its pages shared copy-on-wr
     its exit status back. Stopping the job (SIGTERM, SIGINT, or SIGKILL: the child sees the connection
     close) stops the child, which cleans up as an in-process render does.
   - Off inside a SLURM job: each job there runs on its own, and a server would outlive its allocation.
+  - Every wait of a job is bounded: connecting, the server's start, its answer. A server that is stopped
+    (SIGSTOP), a process of this user on the name that is no server or never answers, one that binds the
+    name and never listens: the job renders in its own process, at once or after at most READY_SECONDS.
 
 The socket is in Linux's abstract namespace (no file to leave behind or to outgrow the 107 bytes of a
 socket path), so each side checks the other's user (SO_PEERCRED): a server renders only for its own user,
@@ -40,13 +43,25 @@ from importlib.util import find_spec
 from pathlib import Path
 
 IDLE_SECONDS = 20.0  # a sweep's renders come back to back; an idle server holds ~150 MB
-START_SECONDS = 60.0  # how long a job waits for a starting server before rendering on its own
+CONNECT_SECONDS = 5.0  # connecting and handing over the request (a listening server's kernel queue takes it)
+START_SECONDS = 10.0  # from starting a server to its listening: it binds and listens before importing Manim
+READY_SECONDS = 30.0  # from connecting to the forked child's answer: a fresh server first imports Manim (~2-5 s)
 VOLATILE_ENV = {"_", "PWD", "OLDPWD", "SHLVL"}  # set by shells per command; no render reads them
 FORKED = False  # True in a server's child
+SWITCH = "ATTNPIPE_RENDER_SERVER"
+SPELLINGS = {"on": True, "1": True, "true": True, "yes": True, "off": False, "0": False, "false": False, "no": False}
+
+
+def switch() -> bool:
+    """ATTNPIPE_RENDER_SERVER as a bool (on unless set off); ValueError, one line, for a value it cannot be."""
+    value = os.environ.get(SWITCH, "on")
+    if value.strip().lower() not in SPELLINGS:
+        raise ValueError(f"{SWITCH}: expected on or off (or 1/0, true/false, yes/no), got {value!r}")
+    return SPELLINGS[value.strip().lower()]
 
 
 def enabled() -> bool:
-    return os.environ.get("ATTNPIPE_RENDER_SERVER", "on") != "off" and "SLURM_JOB_ID" not in os.environ
+    return switch() and "SLURM_JOB_ID" not in os.environ
 
 
 def socket_name() -> str:
@@ -62,43 +77,111 @@ def socket_name() -> str:
     return f"\0attnpipe-render-{os.getuid()}-{hashlib.sha256(json.dumps(stamp).encode()).hexdigest()[:16]}"
 
 
+def _credentials(conn: socket.socket) -> tuple[int, int, int]:
+    """(pid, uid, gid) of the process at the other end."""
+    return struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+
+
 def _same_user(conn: socket.socket) -> bool:
     """Whether the process at the other end runs as this user."""
-    credentials = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return struct.unpack("3i", credentials)[1] == os.getuid()  # (pid, uid, gid)
+    return _credentials(conn)[1] == os.getuid()
 
 
 # --- the job's side ---------------------------------------------------------------------------------
 
 
-def submit(request: dict) -> int | None:
+def submit(request: dict, name: str | None = None) -> int | None:
     """Have a forked child of this environment's server run `request` (the job's `render_job` arguments);
-    its exit status, or None if no server could be had (nothing was run: render here instead)."""
-    name = socket_name()
+    its exit status, or None if no server could be had in time (nothing was run: render here instead)."""
+    name = name or socket_name()
     try:
         conn = _connect(name) or _start_and_connect(name)
     except _Foreign:
-        return None  # another user holds the name: never hand a render to it
+        return None  # another user holds the name, or no server of ours: never hand a render to it
     if conn is None:
         return None
-    with conn, conn.makefile("rb") as replies:
-        try:
-            request = {**request, "cwd": os.getcwd(), "env": dict(os.environ), "umask": _umask()}
-            conn.sendall(json.dumps(request).encode() + b"\n")
-            started = replies.readline()
-        except OSError:
-            started = b""
-        reply = json.loads(started) if started else {}
-        if "pid" not in reply:
-            return None  # the server went away, or its child failed before it began: nothing ran
-        child = reply["pid"]
+    with conn:
+        child = _hand_over(conn, request)
+        if child is None:
+            return None  # no answer in time, the server went away, or its child failed before it began: nothing ran
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, lambda signum, frame: _stop(child))
+        return _wait_for(conn, child)
+
+
+def _hand_over(conn: socket.socket, request: dict) -> int | None:
+    """Send the request; the pid of the child the server forked for it, or None when none answers in time."""
+    request = {**request, "cwd": os.getcwd(), "env": dict(os.environ), "umask": _umask()}
+    reply = b""
+    try:
+        conn.settimeout(CONNECT_SECONDS)
+        conn.sendall(json.dumps(request).encode() + b"\n")
+        reply = _read_line(conn, time.monotonic() + READY_SECONDS)
+    except (OSError, ValueError):
+        pass
+    try:
+        child = int(json.loads(reply)["pid"]) if reply else None
+    except (ValueError, KeyError, TypeError):
+        return None
+    if child is None or _parent_of(child) not in (_peer_pid(conn), None):  # the server's child (or one done already)
+        return None
+    return child
+
+
+def _read_line(conn: socket.socket, deadline: float, child: int | None = None) -> bytes:
+    """One line from the server, waiting until `deadline`, or while `child` lives; b"" if none comes."""
+    data = b""
+    while not data.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return b""
+        conn.settimeout(min(left, 1.0))
         try:
-            finished = replies.readline()
-        except OSError:
-            finished = b""
-    return json.loads(finished)["exit"] if finished else 1  # no report: the child was killed
+            chunk = conn.recv(4096)
+        except TimeoutError:
+            if child is not None and not _alive(child):
+                conn.settimeout(1.0)  # its report may be on its way
+                try:
+                    return data + conn.recv(4096)
+                except (TimeoutError, OSError):
+                    return b""
+            continue
+        if not chunk:
+            return b""
+        data += chunk
+    return data
+
+
+def _wait_for(conn: socket.socket, child: int) -> int:
+    """The child's exit status, once it reports; 1 if it ends without a report (killed). As long as it renders:
+    an in-process render is not bounded either, but a child that is gone is noticed within a second."""
+    finished = _read_line(conn, float("inf"), child)
+    try:
+        return int(json.loads(finished)["exit"])
+    except (ValueError, KeyError, TypeError):
+        return 1
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name: state, parent pid, ..."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    stat = _proc_stat(pid)
+    return stat is not None and stat[0] not in ("Z", "X")
+
+
+def _parent_of(pid: int) -> int | None:
+    stat = _proc_stat(pid)
+    return int(stat[1]) if stat else None
+
+
+def _peer_pid(conn: socket.socket) -> int:
+    return _credentials(conn)[0]
 
 
 def _stop(child: int) -> None:
@@ -116,36 +199,55 @@ def _umask() -> int:
 
 
 class _Foreign(Exception):
-    """The name is held by another user's process."""
+    """The name is held by another user's process, or by a process that is no render server or is stopped."""
 
 
 def _connect(name: str) -> socket.socket | None:
+    """A connection to the server on `name`; None where nothing listens there."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.settimeout(CONNECT_SECONDS)  # a listener whose queue is full would hold a blocking connect
     try:
         conn.connect(name)
-    except OSError:
+    except OSError:  # refused, or timed out
         conn.close()
         return None
-    if not _same_user(conn):
+    if not _same_user(conn) or not _serving(_peer_pid(conn)):
         conn.close()
         raise _Foreign(name)
     return conn
 
 
+def _serving(pid: int) -> bool:
+    """Whether `pid` is a render server that can answer: running this module, and not stopped (SIGSTOP,
+    a debugger), which would hold the job until it is continued."""
+    stat = _proc_stat(pid)
+    try:
+        command = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+    except OSError:
+        return False
+    return stat is not None and stat[0] not in ("T", "t", "Z", "X") and __spec__.name.encode() in command
+
+
 def _start_and_connect(name: str) -> socket.socket | None:
-    """Start a server under `name` and connect once it listens (to it, or to one another job started)."""
-    deadline, server, started = time.monotonic() + START_SECONDS, None, 0.0
+    """Start a server under `name` and connect once it listens (to it, or to one another job started). A server
+    listens as soon as it holds the name, so a name held by a process that does not listen (ours found it taken,
+    twice) is no server: render here."""
+    deadline, server, started, taken = time.monotonic() + START_SECONDS, None, 0.0, 0
     while time.monotonic() < deadline:
         if (conn := _connect(name)) is not None:
             return conn
         status = server.poll() if server else 0
         if status not in (None, 0):
             return None  # it failed to start: render here
-        # none started yet, or ours found the name taken: by a server starting (wait for it), or, rarely, by
-        # one that was just leaving (start another, at most once a second)
-        if status == 0 and time.monotonic() - started > 1.0:
-            server = subprocess.Popen([sys.executable, "-m", __name__, name.lstrip("\0")], stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        if server is not None and status == 0:
+            server, taken = None, taken + 1  # it found the name taken, and the holder does not listen
+            if taken >= 2:
+                return None
+        # none started yet, or ours found the name taken by one just leaving: start another, at most once a second
+        if server is None and time.monotonic() - started > 1.0:
+            server = subprocess.Popen([sys.executable, "-m", __spec__.name, name.lstrip("\0")],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      start_new_session=True)
             started = time.monotonic()
         time.sleep(0.02)
     return None
@@ -161,10 +263,13 @@ def serve(name: str) -> None:
     except OSError as error:
         sys.exit(0 if error.errno == errno.EADDRINUSE else 1)
 
+    # Listening at once: a job that connects while Manim is imported below waits for its answer (READY_SECONDS),
+    # and a name that is held but refuses connections is never a server starting.
+    listener.listen(64)
+
     from ..stages import render
 
     render.preload()  # Manim, the scene, the glyph cache's fingerprint: what every child would redo
-    listener.listen(64)  # jobs connect only now
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reap themselves
     listener.settimeout(IDLE_SECONDS)
     while True:

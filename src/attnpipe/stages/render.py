@@ -16,21 +16,35 @@ def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
         code = forkserver.submit({"settings": settings, "inputs": inputs, "outputs": outputs, "log": log})
         if code is not None:
             if code:
-                sys.exit(f"attnpipe: the render failed (exit status {code}): see {log}")
+                sys.exit(_reason(log) or f"attnpipe: the render failed (exit status {code}): see {log}")
             return
     render_job(settings, inputs, outputs, log)
+
+
+def _reason(log: str) -> str | None:
+    """The one-line reason a render left as its log's last line (a damaged stage file), if it left one."""
+    try:
+        last = open(log, encoding="utf-8", errors="replace").read().rstrip("\n").rpartition("\n")[2]
+    except OSError:
+        return None
+    return last if last.startswith("attnpipe: ") else None
 
 
 def render_job(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
     # imported here: a job that hands its render to the server never loads Manim
     from ..render.story import read_story
     from ..render.video import render
+    from ..torchfile import TorchFileError
 
     with open(log, "w", encoding="utf-8") as fh:
+        try:  # a damaged stage file: one line (path and fix) in the log and, in the job's own process, the terminal
+            story = read_story(inputs, settings)
+        except TorchFileError as err:
+            print(f"attnpipe: input error: {err}", file=fh, flush=True)
+            sys.exit(f"attnpipe: input error: {err}")
         sys.stdout.flush(), sys.stderr.flush()
         os.dup2(fh.fileno(), 1)  # Manim's logger, PyAV and anything else this process prints
         os.dup2(fh.fileno(), 2)
-        story = read_story(inputs, settings)
         scene = render(story, settings, outputs["video"], outputs["still"])
         smallest = min(scene.drawn.items(), key=lambda item: item[1])
         print(f"rendered {settings['weights']}/{settings['prompt']} at {settings['preset']}: "
