@@ -32,7 +32,7 @@ from workdir import REPO, copy_workflow, read_config, write_config
 
 from attnpipe import layout
 from attnpipe.config import load_schema, load_sweep
-from attnpipe.render import forkserver
+from attnpipe.render import server as render_server
 
 RENDER_JOB = """
 import sys
@@ -87,7 +87,7 @@ def time_sweep(args) -> None:
         reference = reference_seconds(args.notebook, wd)
         warm = timed([*smk, "--forcerun", "render"], wd)
         count = len(list((wd / layout.RESULTS).glob(f"*/*/{layout.VIDEO}")))
-    server = "on" if forkserver.enabled() else "off: each render in its own job process"
+    server = "on" if render_server.enabled() else "off: each render in its own job process"
     print(f"default sweep: {count} videos at --cores {args.cores}, from `numeric` done to all videos present")
     print(f"  render server: {server}")
     print(f"  cold glyph cache  {cold:7.1f} s")

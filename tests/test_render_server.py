@@ -1,4 +1,4 @@
-"""Render jobs on one machine are forked from a render server that imported Manim once (render.forkserver):
+"""Render jobs on one machine are forked from a render server that imported Manim once (render.server):
 the same bytes as a render in the job's own process, one server per code and environment, and a job that
 is stopped stops its render, which leaves nothing behind."""
 
@@ -13,6 +13,7 @@ import pytest
 from conftest import combinations, read_config, snakemake, write_config
 
 FORKED = "(forked from the render server)"
+JOB = "attnpipe.render.job"  # the module the render server serves (its job() and preload())
 
 
 def test_a_sweeps_renders_are_forked_and_equal_a_render_of_its_own(built_default, built_copy):
@@ -29,7 +30,7 @@ def test_a_sweeps_renders_are_forked_and_equal_a_render_of_its_own(built_default
 
 
 def socket_of(workdir: Path, env: dict, cwd: Path | None = None) -> str:
-    code = "from attnpipe.render import forkserver; print(repr(forkserver.socket_name()))"
+    code = f"from attnpipe.render import server; print(repr(server.socket_name({JOB!r})))"
     env = {**os.environ, "PYTHONPATH": str(workdir / "src"), **env}
     proc = subprocess.run([sys.executable, "-c", code], cwd=cwd or workdir, env=env, check=True, capture_output=True,
                           text=True)
@@ -101,7 +102,7 @@ def test_a_stopped_job_stops_its_render_and_leaves_nothing(built_copy, tmp_path,
             procs = processes()
             jobs = [pid for pid, (_, cmd) in procs.items()
                     if ".snakemake/scripts/" in cmd and "render" in cmd and cwd(pid) == built_copy]  # this test's
-            servers = {pid for pid, (_, cmd) in procs.items() if "attnpipe.render.forkserver" in cmd
+            servers = {pid for pid, (_, cmd) in procs.items() if "attnpipe.render.server" in cmd
                        and f"TMPDIR={tmp}".encode() in environ(pid)}  # this test's server (its own TMPDIR)
             children = [pid for pid, (ppid, _) in procs.items() if ppid in servers]
             return (jobs[0], children[0]) if jobs and children else None
@@ -127,7 +128,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"  # one another user may run (the venv's may s
 @pytest.mark.skipif(os.getuid() != 0 or not os.access(SYSTEM_PYTHON, os.X_OK), reason="needs root and Debian's python3")
 def test_a_server_renders_for_its_own_user_only():
     name = f"attnpipe-test-{os.getpid()}"
-    server = subprocess.Popen([sys.executable, "-m", "attnpipe.render.forkserver", name])
+    server = subprocess.Popen([sys.executable, "-m", "attnpipe.render.server", name, JOB])
     probe = ("import socket, sys, time\n"
              "for _ in range(600):\n"
              "    s = socket.socket(socket.AF_UNIX)\n"
@@ -148,9 +149,9 @@ def test_a_server_renders_for_its_own_user_only():
 
 @pytest.mark.skipif(os.getuid() != 0 or not os.access(SYSTEM_PYTHON, os.X_OK), reason="needs root and Debian's python3")
 def test_a_job_never_hands_its_render_to_another_users_server():
-    from attnpipe.render import forkserver
+    from attnpipe.render import server as render_server
 
-    name = forkserver.socket_name()  # this process's: the name a render job here would use
+    name = render_server.socket_name(JOB)  # this process's: the name a render job here would use
     squatter = ("import socket, sys, time\n"
                 "s = socket.socket(socket.AF_UNIX)\n"
                 f"s.bind({name!r}); s.listen(8); print('ready', flush=True)\n"
@@ -159,7 +160,7 @@ def test_a_job_never_hands_its_render_to_another_users_server():
     try:
         assert other.stdout.readline() == "ready\n"
         start = time.monotonic()
-        assert forkserver.submit({"settings": {}, "inputs": {}, "outputs": {}, "log": os.devnull}) is None
+        assert render_server.submit(JOB, NO_RENDER) is None
         assert time.monotonic() - start < 5  # refused at once, no wait for a server of its own
     finally:
         other.kill()
@@ -169,19 +170,19 @@ def test_a_job_never_hands_its_render_to_another_users_server():
 @pytest.mark.parametrize("value, on", [("on", True), ("ON", True), ("1", True), ("true", True), ("Yes", True),
                                        ("off", False), ("OFF", False), ("0", False), ("false", False), ("no", False)])
 def test_the_switch_takes_the_usual_spellings(monkeypatch, value, on):
-    from attnpipe.render import forkserver
+    from attnpipe.render import server as render_server
 
     monkeypatch.setenv("ATTNPIPE_RENDER_SERVER", value)
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
-    assert forkserver.enabled() is on
+    assert render_server.enabled() is on
 
 
 def test_the_switch_refuses_what_it_cannot_be(monkeypatch):
-    from attnpipe.render import forkserver
+    from attnpipe.render import server as render_server
 
     monkeypatch.setenv("ATTNPIPE_RENDER_SERVER", "maybe")
     with pytest.raises(ValueError, match="ATTNPIPE_RENDER_SERVER: expected on or off .*, got 'maybe'"):
-        forkserver.enabled()
+        render_server.enabled()
 
 
 NO_RENDER = {"settings": {}, "inputs": {}, "outputs": {}, "log": os.devnull}
@@ -202,21 +203,21 @@ def squat(name: str, script: str, *args: str) -> subprocess.Popen:
 @pytest.mark.parametrize("holder", ["binds, never listens", "listens, no server", "a server's name, never answers",
                                     "a server, stopped"])
 def test_a_name_held_by_what_does_not_answer_costs_a_bounded_wait(monkeypatch, holder):
-    from attnpipe.render import forkserver
+    from attnpipe.render import server as render_server
 
-    monkeypatch.setattr(forkserver, "READY_SECONDS", 3.0)  # the bound a server's answer waits for (30 s)
+    monkeypatch.setattr(render_server, "READY_SECONDS", 3.0)  # the bound a server's answer waits for (30 s)
     name = f"\0attnpipe-test-{os.getpid()}-{holder.replace(' ', '')}"
     if holder == "a server, stopped":  # the real server, stopped once it listens
-        proc = subprocess.Popen([sys.executable, "-m", "attnpipe.render.forkserver", name[1:]])
-        wait_for(lambda: forkserver._connect(name), 30, "the server to listen").close()
+        proc = subprocess.Popen([sys.executable, "-m", "attnpipe.render.server", name[1:], JOB])
+        wait_for(lambda: render_server._connect(name), 30, "the server to listen").close()
         os.kill(proc.pid, signal.SIGSTOP)
     else:
         listen = "" if holder == "binds, never listens" else "s.listen(8)"
         # a process whose command line names the server module, as a server's does
-        proc = squat(name, listen, *(["attnpipe.render.forkserver"] if "server's" in holder else []))
+        proc = squat(name, listen, *(["attnpipe.render.server"] if "server's" in holder else []))
     try:
         start = time.monotonic()
-        assert forkserver.submit(NO_RENDER, name) is None  # nothing ran: the job renders in its own process
+        assert render_server.submit(JOB, NO_RENDER, name) is None  # nothing ran: the job renders in its own process
         assert time.monotonic() - start < {"a server's name, never answers": 8}.get(holder, 5)
     finally:
         proc.kill()
@@ -232,7 +233,7 @@ def test_a_render_completes_beside_a_stopped_server(built_copy, tmp_path):
     results = built_copy / "results/seed"
     (results / "012/attention.png").unlink()
     snakemake(built_copy, "--cores", "1", "results/seed/012/attention.png", env=env, check=True)
-    servers = [pid for pid, (_, cmd) in processes().items() if "attnpipe.render.forkserver" in cmd
+    servers = [pid for pid, (_, cmd) in processes().items() if "attnpipe.render.server" in cmd
                and f"TMPDIR={tmp}".encode() in environ(pid)]
     assert len(servers) == 1
     os.kill(servers[0], signal.SIGSTOP)

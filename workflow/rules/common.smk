@@ -30,7 +30,7 @@ from attnpipe.layout import (
     weights_dir,
 )
 from attnpipe.models.spec import ModelSetting
-from attnpipe.render.forkserver import switch as render_server_switch
+from attnpipe.render.server import switch as render_server_switch
 from attnpipe.provenance import code_version
 
 # Snakemake's DAG of a big sweep is ~300,000 objects that live to the end; at Python's default threshold

@@ -15,5 +15,6 @@ files only. No LaTeX: every string is set by Pango (glyphs).
   colours      palettes and colour scales (Manim-free: the gallery uses them too)
   glyphs       text set once per string and size, cached across jobs
   video        presets, per-job media folder, mp4 + png written whole into results/
-  forkserver   the render server: Manim imported once, a forked child per render job
+  job          what one render job does (read, render, log), and what the render server preloads
+  server       the render server: Manim imported once, a forked child per render job
 """

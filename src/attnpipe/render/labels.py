@@ -61,6 +61,21 @@ def short_label(row_label: str) -> str:
     return label if len(label) <= MAX_LABEL_CHARS else label[:MAX_LABEL_CHARS - 1] + "…"
 
 
+def token_rows(tokens: list[str]) -> list[str]:
+    """Row labels with their position, as the CSVs write them: '6:fox' (a token cut to 10 characters)."""
+    return [f"{i}:{short_label(t)}" for i, t in enumerate(tokens)]
+
+
+def positions(count: int) -> list[str]:
+    """Row or column labels by position only ('6'): beside a matrix whose rows name the tokens."""
+    return [str(i) for i in range(count)]
+
+
+def dims(count: int, offset: int = 0) -> list[str]:
+    """Column labels of feature dimensions, as the CSVs write them: 'd0', 'd1', …"""
+    return [f"d{offset + k}" for k in range(count)]
+
+
 def ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"

@@ -7,17 +7,16 @@ import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, Arc, Arrow, Circle, Dot, Group, Line, VGroup, config
 
 from .elision import pick
-from .labels import VIDEO
+from .labels import VIDEO, dims, positions, token_rows
 from .numbers import fmt, term, token_label
 from .story import rotated_pair
+from .transitions import HOLD
 
 RADIUS = 1.55  # units: the diagrams' size
 RAYS = 9  # positions drawn as rays at most (the one written out among them)
 
 
 def rotation_steps(scene, head: int) -> None:
-    from .scene import HOLD, dims, positions, token_rows  # the storyboard's own helpers
-
     s = scene.story
     half, off = s.d_head // 2, head * s.d_head
     qh, q_rot = s.head_columns(s.q, head), s.head_columns(s.q_rot, head)

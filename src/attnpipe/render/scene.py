@@ -13,33 +13,16 @@ from manim import DOWN, LEFT, RIGHT, UP, Arrow, Create, Group, Rectangle, VGroup
 
 from ..tokens import token_of
 from .colours import SCHEMES
-from .labels import VIDEO, digit_size, short_label
+from .labels import VIDEO, digit_size, dims, positions, short_label, token_rows
 from .matrix_view import MatrixViews, Room
 from .numbers import dot_product, fmt, shown_terms, token_label
 from .result import result_panel
 from .rotation import rotation_steps
 from .story import Story, interesting_cell
-from .transitions import SIDE_MARGIN, Transitions
+from .transitions import HOLD, HOLD_WRITTEN, SIDE_MARGIN, Transitions
 
 OPERATOR_FONT = 1.5  # operators (·, =, →) this many times the smallest font
 BUFF = 0.2  # units between the parts of an equation
-HOLD = 2.0  # seconds (times the pace) a step's numbers stay on screen before anything moves: time to read
-HOLD_WRITTEN = 2.5  # the same for a written-out dot product
-
-
-def token_rows(tokens: list[str]) -> list[str]:
-    """Row labels with their position, as the CSVs write them: '6:fox' (a token cut to 10 characters)."""
-    return [f"{i}:{short_label(t)}" for i, t in enumerate(tokens)]
-
-
-def positions(count: int) -> list[str]:
-    """Row or column labels by position only ('6'): beside a matrix whose rows name the tokens."""
-    return [str(i) for i in range(count)]
-
-
-def dims(count: int, offset: int = 0) -> list[str]:
-    """Column labels of feature dimensions, as the CSVs write them: 'd0', 'd1', …"""
-    return [f"d{offset + k}" for k in range(count)]
 
 
 class AttentionStory(Transitions):

@@ -10,6 +10,8 @@ from .glyphs import GlyphText
 from .labels import VIDEO, digit_size
 
 SIDE_MARGIN = 0.3  # units kept clear at the frame's sides
+HOLD = 2.0  # seconds (times the pace) a step's numbers stay on screen before anything moves: time to read
+HOLD_WRITTEN = 2.5  # the same for a written-out dot product
 
 
 class Transitions(Scene):

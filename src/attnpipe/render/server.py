@@ -1,6 +1,7 @@
-"""Preload-then-fork for render jobs on one machine: a server process imports Manim and the scene once,
-then forks a child per render job, as gunicorn's `preload_app` does; the job itself only connects, hands
-over its request and waits.
+"""The render server: preload-then-fork for render jobs on one machine. A server process imports what its
+target module's preload() names (Manim and the scene: render.job) once, then forks a child per job that
+calls target.job(**args, forked=True), as gunicorn's `preload_app` does; the job itself only connects,
+hands over its arguments and waits. The server knows nothing of renders beyond that target.
 
 Why: a render job is a fresh process, and importing Manim and the scene costs ~2 s of a ~5 s preview
 render. A forked child starts with all of it loaded (its pages shared copy-on-write).
@@ -47,7 +48,6 @@ CONNECT_SECONDS = 5.0  # connecting and handing over the request (a listening se
 START_SECONDS = 10.0  # from starting a server to its listening: it binds and listens before importing Manim
 READY_SECONDS = 30.0  # from connecting to the forked child's answer: a fresh server first imports Manim (~2-5 s)
 VOLATILE_ENV = {"_", "PWD", "OLDPWD", "SHLVL"}  # set by shells per command; no render reads them
-FORKED = False  # True in a server's child
 SWITCH = "ATTNPIPE_RENDER_SERVER"
 SPELLINGS = {"on": True, "1": True, "true": True, "yes": True, "off": False, "0": False, "false": False, "no": False}
 
@@ -64,10 +64,10 @@ def enabled() -> bool:
     return switch() and "SLURM_JOB_ID" not in os.environ
 
 
-def socket_name() -> str:
-    """This code's and environment's server: a name in the abstract namespace."""
+def socket_name(target: str) -> str:
+    """This code's and environment's server for `target`: a name in the abstract namespace."""
     # the working folder too: Manim reads a manim.cfg there when it is imported
-    stamp = [sys.executable, sys.version, os.getcwd(),
+    stamp = [target, sys.executable, sys.version, os.getcwd(),
              sorted((k, v) for k, v in os.environ.items() if k not in VOLATILE_ENV)]
     for package in ("attnpipe", "manim", "manimpango"):  # found, not imported: the job must not pay for it
         root = Path(find_spec(package).origin).parent
@@ -90,18 +90,19 @@ def _same_user(conn: socket.socket) -> bool:
 # --- the job's side ---------------------------------------------------------------------------------
 
 
-def submit(request: dict, name: str | None = None) -> int | None:
-    """Have a forked child of this environment's server run `request` (the job's `render_job` arguments);
-    its exit status, or None if no server could be had in time (nothing was run: render here instead)."""
-    name = name or socket_name()
+def submit(target: str, args: dict, name: str | None = None) -> int | None:
+    """Have a forked child of this environment's server for `target` (a module with job() and preload()) run
+    target.job(**args); its exit status, or None if no server could be had in time (nothing was run: run it
+    here instead)."""
+    name = name or socket_name(target)
     try:
-        conn = _connect(name) or _start_and_connect(name)
+        conn = _connect(name) or _start_and_connect(name, target)
     except _Foreign:
         return None  # another user holds the name, or no server of ours: never hand a render to it
     if conn is None:
         return None
     with conn:
-        child = _hand_over(conn, request)
+        child = _hand_over(conn, {"args": args})
         if child is None:
             return None  # no answer in time, the server went away, or its child failed before it began: nothing ran
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -228,7 +229,7 @@ def _serving(pid: int) -> bool:
     return stat is not None and stat[0] not in ("T", "t", "Z", "X") and __spec__.name.encode() in command
 
 
-def _start_and_connect(name: str) -> socket.socket | None:
+def _start_and_connect(name: str, target: str) -> socket.socket | None:
     """Start a server under `name` and connect once it listens (to it, or to one another job started). A server
     listens as soon as it holds the name, so a name held by a process that does not listen (ours found it taken,
     twice) is no server: render here."""
@@ -245,7 +246,7 @@ def _start_and_connect(name: str) -> socket.socket | None:
                 return None
         # none started yet, or ours found the name taken by one just leaving: start another, at most once a second
         if server is None and time.monotonic() - started > 1.0:
-            server = subprocess.Popen([sys.executable, "-m", __spec__.name, name.lstrip("\0")],
+            server = subprocess.Popen([sys.executable, "-m", __spec__.name, name.lstrip("\0"), target],
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                       start_new_session=True)
             started = time.monotonic()
@@ -256,7 +257,9 @@ def _start_and_connect(name: str) -> socket.socket | None:
 # --- the server's side ------------------------------------------------------------------------------
 
 
-def serve(name: str) -> None:
+def serve(name: str, job, preload) -> None:
+    """Serve under `name`: `preload()` once, then for each request a forked child that calls
+    `job(**request["args"], forked=True)` in the job's folder, environment and umask."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         listener.bind(name)  # first: of servers started at once, one goes on
@@ -266,10 +269,7 @@ def serve(name: str) -> None:
     # Listening at once: a job that connects while Manim is imported below waits for its answer (READY_SECONDS),
     # and a name that is held but refuses connections is never a server starting.
     listener.listen(64)
-
-    from ..stages import render
-
-    render.preload()  # Manim, the scene, the glyph cache's fingerprint: what every child would redo
+    preload()  # Manim, the scene, the glyph cache's fingerprint: what every child would redo
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reap themselves
     listener.settimeout(IDLE_SECONDS)
     while True:
@@ -280,17 +280,16 @@ def serve(name: str) -> None:
         if _same_user(conn) and os.fork() == 0:
             try:
                 listener.close()
-                _child(conn, render.render_job)
+                _child(conn, job)
             finally:
                 os._exit(1)  # a child never returns into this loop
         conn.close()
     listener.close()
 
 
-def _child(conn: socket.socket, render_job) -> None:
+def _child(conn: socket.socket, job) -> None:
     """Run one job's request in this forked process; never returns."""
-    global FORKED
-    FORKED, code = True, 1
+    code = 1
     try:
         conn.settimeout(None)
         request = json.loads(conn.makefile("rb").readline())
@@ -302,12 +301,12 @@ def _child(conn: socket.socket, render_job) -> None:
         signal.signal(signal.SIGTERM, _exit_cleanly)
         conn.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
         threading.Thread(target=_stop_when_job_gone, args=(conn,), daemon=True).start()
-        render_job(request["settings"], request["inputs"], request["outputs"], request["log"])
+        job(**request["args"], forked=True)
         code = 0
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
     except BaseException:
-        traceback.print_exc()  # into the job's log once render_job has it on stderr
+        traceback.print_exc()  # into the job's log once the job has it on stderr
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # done: the job closing now must not unwind this
         try:
@@ -333,6 +332,10 @@ def _stop_when_job_gone(conn: socket.socket) -> None:
 
 
 if __name__ == "__main__":
-    from attnpipe.render import forkserver  # the module the children's code sees (this one is __main__)
+    import importlib
 
-    forkserver.serve("\0" + sys.argv[1])  # (an argument cannot hold the NUL)
+    # the module the children's code sees (this one is __main__); the module whose job(), preload() it serves
+    from attnpipe.render import server
+
+    target = importlib.import_module(sys.argv[2])
+    server.serve("\0" + sys.argv[1], target.job, target.preload)  # (an argument cannot hold the NUL)
