@@ -28,24 +28,11 @@ rule forward:
 
 
 # The same stage for a rotary model: it also writes the cos and sin its attention layers receive.
-rule forward_rotary:
-    input:
-        get_model_files,
+use rule forward as forward_rotary with:
     output:
         **forward_files(MODEL_PROMPT, rotary=True),
-    params:
-        settings=get_forward_settings,
-        code=CODE["forward"],
-    log:
-        "logs/forward/{model}/{prompt}.log",
     wildcard_constraints:
         model=one_of([m for m in MODELS if SWEEP.models[m].rope]),
-    threads: 1
-    resources:
-        mem_mb=get_model_mem_mb,  # from the weights' size (common.smk)
-        runtime=get_model_runtime,
-    run:
-        run_stage("forward", input, output, params, log, wildcards)
 
 
 rule layer_input:
