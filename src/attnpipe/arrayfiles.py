@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import ConfigError
 from .limits import FILE_BYTES_PER_VALUE, FILE_SLACK_BYTES, MAX_MAGNITUDE, MAX_VALUES
 
 FILE_SUFFIXES = (".npy", ".pt", ".safetensors", ".csv")
@@ -24,7 +25,7 @@ FILE_SUFFIXES = (".npy", ".pt", ".safetensors", ".csv")
 TORCH_ONLY_DTYPES = {"BF16", "F8_E4M3", "F8_E5M2"}
 
 
-class SpecError(ValueError):
+class SpecError(ConfigError):
     """A spec or file that cannot become the expected array; the message says what was expected."""
 
 

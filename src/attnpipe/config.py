@@ -18,10 +18,11 @@ import numpy as np
 import yaml
 
 from . import configfile, embedding, layout, matrices, tokens
+from .errors import ConfigError
 from .limits import MAX_CONFIG_VALUES, MAX_HEADS, MAX_ID, MAX_TEXT, MAX_TOKENS, MAX_VALUES, MAX_WIDTH
 from .models import spec as model_spec
 from .render.heads import chosen_heads
-from .schema import StructureError, check_structure, defaults, shown
+from .schema import check_structure, defaults, shown
 
 # results/embeddings/ holds the per-prompt stage, results/models/ the forward passes; the others are files
 RESERVED_NAMES = {layout.EMBEDDINGS, layout.MODELS,
@@ -30,10 +31,6 @@ RESERVED_NAMES = {layout.EMBEDDINGS, layout.MODELS,
 PROJECTIONS = layout.ROLES
 # results/<weights>/ holds the weights stage's files beside one folder per prompt: a prompt id may not be one
 RESERVED_PROMPT_IDS = {path.rsplit("/", 1)[1] for path in layout.stage_files("", "weights").values()}
-
-
-class ConfigError(ValueError):
-    """Bad input; str(err) is the one line to show."""
 
 
 class ScriptSafeSettings(dict):
@@ -119,6 +116,18 @@ class Sweep:
     def attend_settings(self, weights: str) -> dict:
         return dict(self.weights[weights].attention)
 
+    # real models: what each rule reads from the model folder (its files are the rule's inputs)
+    def forward_settings(self, model_name: str, prompt_id: str) -> dict:
+        model = self.models[model_name]
+        return {"path": model.path, "family": model.family, "text": self.prompts[prompt_id].model_text}
+
+    def layer_settings(self, weights: str) -> dict:
+        return {"layer": self.weights[weights].layer}
+
+    def model_weight_settings(self, weights: str) -> dict:
+        setting = self.weights[weights]
+        return {"path": setting.model.path, "family": setting.model.family, "layer": setting.layer}
+
     def render_settings(self, weights: str, prompt_id: str) -> dict:
         """The render options plus what the video names and explains: prompt text, attention options,
         the heads to show, and where X came from (the vocab, with the tokens it lacked, or a file)."""
@@ -145,11 +154,8 @@ class Sweep:
 
 def read_yaml(path) -> dict:
     """Parse a YAML config file strictly (attnpipe.configfile: UTF-8, no duplicate keys, bounded size); any
-    failure becomes one line with the file (and line, where there is one)."""
-    try:
-        return configfile.read_yaml(path)
-    except configfile.ConfigFileError as err:
-        raise ConfigError(str(err)) from None
+    failure is one line with the file (and line, where there is one)."""
+    return configfile.read_yaml(path)
 
 
 def load_schema(path) -> dict:
@@ -165,11 +171,7 @@ def load_sweep(config: dict, schema: dict) -> Sweep:
             f"config: expected at most {MAX_CONFIG_VALUES:,} values with YAML aliases expanded "
             "(put big arrays in files), got more"
         )
-    try:
-        config = check_structure(config, schema)
-    except StructureError as err:
-        raise ConfigError(str(err)) from None
-    return _resolve(config, schema)
+    return _resolve(check_structure(config, schema), schema)
 
 
 def canonical(value):
@@ -189,10 +191,7 @@ def _resolve(config: dict, schema: dict) -> Sweep:
     default_tokenizer = config.get("tokenizer", defaults(schema)["tokenizer"])
     for name in config.get("models") or {}:  # results/models/<name>/: a path component, like a setting's name
         _check_name(f"models.{name}", str(name), "name", set())
-    try:
-        models = model_spec.resolve_models(config)
-    except model_spec.ModelConfigError as err:
-        raise ConfigError(str(err)) from None
+    models = model_spec.resolve_models(config)
     toy_weights = {n: s for n, s in config["weights"].items() if not model_spec.is_model_setting(s)}
     # Beside a model, a text prompt the vocab does not cover is the model's alone (no error).
     prompts = [_resolve_prompt(i, entry, default_tokenizer, vocab, fallback, model_only_ok=bool(models))
@@ -219,11 +218,7 @@ def _resolve(config: dict, schema: dict) -> Sweep:
             sweep.weights[name] = _resolve_weights(str(name), setting, d_model, source, longest,
                                                    defaults(schema, "weights", "*", "attention"))
             continue
-        try:
-            expanded = model_spec.expand_setting(str(name), setting, models)
-        except model_spec.ModelConfigError as err:
-            raise ConfigError(str(err)) from None
-        for one in expanded:
+        for one in model_spec.expand_setting(str(name), setting, models):
             _check_setting_name(f"weights.{name}", one.name)
             if one.name in sweep.weights or one.name in config["weights"] and one.name != name:
                 raise ConfigError(f"weights.{name}: expands to {one.name!r}, a name already taken; expected "
@@ -239,10 +234,7 @@ def _check_model_tokens(sweep: Sweep, prompts: list[Prompt]) -> None:
     texts = {i: p.model_text for i, p in enumerate(prompts) if p.model_text is not None}
     used = {s.model.name: s.model for s in sweep.weights.values() if isinstance(s, model_spec.ModelSetting)}
     for model in used.values():
-        try:
-            counts = model.count_tokens(list(texts.values()))
-        except model_spec.ModelConfigError as err:
-            raise ConfigError(str(err)) from None
+        counts = model.count_tokens(list(texts.values()))
         limit, why = min((model.positions, "its position embeddings"), (MAX_TOKENS, "attnpipe's limit"))
         for (i, text), count in zip(texts.items(), counts):
             if count > limit:

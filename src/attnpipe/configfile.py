@@ -10,10 +10,11 @@ import sys
 
 import yaml
 
+from .errors import ConfigError
 from .limits import MAX_CONFIG_VALUES
 
 
-class ConfigFileError(ValueError):
+class ConfigFileError(ConfigError):
     """str(err) is one line naming the file and what is wrong."""
 
 

@@ -12,6 +12,7 @@ import reprlib
 
 import jsonschema
 
+from .errors import ConfigError
 from .limits import MAX_MAGNITUDE
 
 # What a person writes as a number: YAML 1.1 reads `1e-2` and `1e0` (no dot, or no sign in the exponent) as
@@ -19,7 +20,7 @@ from .limits import MAX_MAGNITUDE
 NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
-class StructureError(ValueError):
+class StructureError(ConfigError):
     """str(err) is one line: the key path and what was expected."""
 
 

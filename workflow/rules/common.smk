@@ -322,8 +322,7 @@ def forward_files(directory, rotary):
 
 
 def get_forward_settings(wildcards):
-    model = SWEEP.models[wildcards.model]
-    return {"path": model.path, "family": model.family, "text": SWEEP.prompts[wildcards.prompt].model_text}
+    return SWEEP.forward_settings(wildcards.model, wildcards.prompt)
 
 
 def get_model_files(wildcards):
@@ -336,12 +335,11 @@ def get_model_forward(wildcards):
 
 
 def get_layer_settings(wildcards):
-    return {"layer": MODEL_SETTINGS[wildcards.weights].layer}
+    return SWEEP.layer_settings(wildcards.weights)
 
 
 def get_model_weight_settings(wildcards):
-    setting = MODEL_SETTINGS[wildcards.weights]
-    return {"path": setting.model.path, "family": setting.model.family, "layer": setting.layer}
+    return SWEEP.model_weight_settings(wildcards.weights)
 
 
 def get_model_weight_files(wildcards):

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..limits import MAX_HEADS, MAX_TOKENS, MAX_WIDTH
 from ..render.heads import chosen_heads
 
@@ -33,8 +34,8 @@ DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16
 DEFAULT_POSITIONS = {"bert": 512, "gpt2": 1024, "llama": 2048, "mistral": 4096 * 32, "qwen2": 32768}
 
 
-class ModelConfigError(ValueError):
-    """str(err) is the one line to show (attnpipe.config turns it into a ConfigError)."""
+class ModelConfigError(ConfigError):
+    """str(err) is the one line to show."""
 
 
 @dataclass
