@@ -14,7 +14,12 @@ files), then their no-op reruns are timed alternately, so both see the same load
 no-op at most 1.15 x the bare one's (median of the side-by-side pairs, in wall and in CPU seconds, which
 moves less with other work on a shared machine). The old target, 1.5 x a bare `python -c "import torch,
 pandas"`, is retired (issue 20): Snakemake's own no-op on this DAG is already ~2.3 x that import.
-`--quick` is a 5 x 5 grid, to check the script itself in a few seconds.
+`--quick` is a 5 x 5 grid, to check the script itself in a minute.
+
+Where attnpipe's extra time over the bare Snakefile goes (cProfile, 30 x 30): making the jobs (Snakemake inspects
+and calls the input and params functions per job and turns what they return into file objects then), the code
+versions (attnpipe.provenance, ~0.3 s) and the config checks (~0.2 s); the logger and executor plugins (pandas,
+through the SLURM one) are imported for the bare Snakefile too. The README's Speed section has the figures.
 """
 
 import argparse
