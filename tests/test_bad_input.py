@@ -45,7 +45,7 @@ CASES = {
     "unsafe weight name": (lambda cfg: cfg["weights"].__setitem__("a/b", {"shared": "identity"}),
                            ["weights.a/b", "unsafe name"]),
     "weight name of a results file": (lambda cfg: cfg["weights"].__setitem__("index.html", {"shared": "identity"}),
-                                      ["weights.index.html", "unsafe name", "not embeddings, index.html"]),
+                                      ["weights.index.html", "unsafe name", "not embeddings, heads.csv, index.html"]),
     "unknown key": (lambda cfg: cfg.__setitem__("promts", cfg.pop("prompts")),
                     ["promts: unknown key", "did you mean 'prompts'?"]),
     "unknown nested key": (lambda cfg: cfg["weights"]["seed"]["attention"].__setitem__("casual", True),
