@@ -106,8 +106,7 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 
     def _link_conf(self) -> None:
         SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
-        stale = SLURM_CONF.is_symlink() and (not SLURM_CONF.exists() or "ClusterName=attnpipe-test" in SLURM_CONF.read_text())
-        if stale:
+        if SLURM_CONF.is_symlink() and (not SLURM_CONF.exists() or "attnpipe-test" in SLURM_CONF.read_text()):
             # a test cluster killed before stop() (a timed-out benchmark) left its link: it is no live one (this
             # cluster holds the lock), and restored it would make every `scontrol` (which the SLURM executor plugin
             # runs at each Snakemake start) wait ~9 s for a controller that is not there
