@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 from manim import LEFT, RIGHT, UP, Group, Rectangle, VGroup
 
-from .colours import CLIP_PERCENTILES, ColourScale, rgb_hex, text_colour_on
+from .colours import ColourScale, rgb_hex, text_colour_on
 from .elision import pick, slots
 from .glyphs import clone
-from .labels import VIDEO, digit_size, ordinal
-from .widgets import BAR_LABEL_BUFF, colour_bar, end_label
+from .labels import VIDEO, digit_size
+from .widgets import BAR_LABEL_BUFF, colour_bar, scale_ends
 
 SET_ABOVE_MIN = 1.0  # numbers and labels at the video's smallest legible size (10.5 px: half a pixel above it)
 PAD = 0.12  # units of a cell's width beyond its widest number
@@ -223,18 +223,11 @@ class MatrixViews:
         """The colour bar of a clipped scale: its ends are percentiles of the whole block shown, recorded as
         derived from it (a test recomputes them from the CSV)."""
         scene = self.scene
-        columns = col_ids
-        small = VIDEO.font() * 1.02
 
-        def end(value, which):
-            p = CLIP_PERCENTILES[which]
-            tag = scene.text(f"{ordinal(p)} percentile", small, "#bbbbbb")
-            return end_label(scene.derived(value, f"p{p}", source, row_ids, columns, font), tag)
+        def cell(i, j):
+            return source, row_ids[i], col_ids[j]
 
-        top = end(scale.hi, 1)
-        bottom = scene.text("0", font) if scale.kind == "probability" else end(scale.lo, 0)
-        if scale.kind == "probability":
-            bottom = end_label(bottom)
+        top, bottom = scale_ends(scene, values, scale, cell, (source, row_ids, col_ids), font, VIDEO.font())
         masked = None if np.all(np.isfinite(values)) else scene.text("−∞", font)
         return colour_bar(scale, scene.colors, height, BAR_WIDTH, top, bottom, masked)
 

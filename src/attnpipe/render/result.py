@@ -19,7 +19,7 @@ from manim import DOWN, Group, VGroup, config
 from .colours import CLIP_PERCENTILES, MAX_TEXT_CELLS, ColourScale
 from .labels import LABEL_GAP, axis_labels, digit_size, label_notes, ordinal, place_labels
 from .numbers import fmt
-from .widgets import BAR_LABEL_BUFF, colour_bar, end_label, heatmap_image, number_grid
+from .widgets import BAR_LABEL_BUFF, colour_bar, heatmap_image, number_grid, scale_ends
 
 MAX_CELL = 1.4  # a 3-token map is 4.2 units wide, not the whole frame
 WIDE = 1.6  # a cell at most this many times as wide as tall
@@ -185,26 +185,3 @@ def _copy(axis):
     """The same labels again, for the next row or column of maps."""
     return replace(axis, texts=axis.texts.copy())
 
-
-def scale_ends(scene, values: np.ndarray, scale: ColourScale, cell, block, size: float, small: float):
-    """The labels of a colour bar's ends (top, bottom), recorded as shown. An extreme is a stage value,
-    recorded where it is: `cell(*index)` -> (source, i, j); a clipped end is a percentile of the block of
-    the stage tensor shown, `block` = (source, row ids, column ids), recorded as derived from it and
-    tagged on the bar; a probability scale starts at 0, its floor."""
-    finite = np.where(np.isfinite(values), values, np.nan)
-
-    def extreme(index):
-        where = np.unravel_index(index, values.shape)
-        return end_label(scene.number(values[tuple(where)], *cell(*where), size))
-
-    def percentile(value, which):
-        p = CLIP_PERCENTILES[which]
-        tag = scene.text(f"{ordinal(p)} percentile", max(small, 12), "#bbbbbb")
-        return end_label(scene.derived(value, f"p{p}", *block, size), tag)
-
-    top = percentile(scale.hi, 1) if scale.clipped else extreme(np.nanargmax(finite))
-    if scale.kind == "probability":
-        bottom = end_label(scene.text("0", size))
-    else:
-        bottom = percentile(scale.lo, 0) if scale.clipped else extreme(np.nanargmin(finite))
-    return top, bottom

@@ -1,12 +1,13 @@
-"""The result's building blocks (result.py): a grid of numbers, a colour-only heatmap, a colour bar and its
-end labels. A step's matrices are matrix_view.py's."""
+"""Building blocks: the result's grid of numbers and colour-only heatmap (result.py), and a colour bar with its
+end labels (result.py and matrix_view.py)."""
 
 import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, Group, ImageMobject, Rectangle, VGroup
 from manim.constants import RESAMPLING_ALGORITHMS
 
-from .colours import ColourScale, rgb_hex, text_colour_on
+from .colours import CLIP_PERCENTILES, ColourScale, rgb_hex, text_colour_on
 from .glyphs import clone
+from .labels import ordinal
 
 BAR_LABEL_BUFF = 0.08
 
@@ -57,3 +58,27 @@ def colour_bar(scale: ColourScale, scheme: dict, height: float, width: float, to
 def end_label(number, tag=None) -> VGroup:
     """A bar end's label: the number, and under it what it is where that is not plain (e.g. '99th pct')."""
     return VGroup(number) if tag is None else VGroup(number, tag).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
+
+
+def scale_ends(scene, values: np.ndarray, scale: ColourScale, cell, block, size: float, small: float):
+    """The labels of a colour bar's ends (top, bottom), recorded as shown. An extreme is a stage value,
+    recorded where it is: `cell(*index)` -> (source, i, j); a clipped end is a percentile of the block of
+    the stage tensor shown, `block` = (source, row ids, column ids), recorded as derived from it and
+    tagged on the bar; a probability scale starts at 0, its floor."""
+    finite = np.where(np.isfinite(values), values, np.nan)
+
+    def extreme(index):
+        where = np.unravel_index(index, values.shape)
+        return end_label(scene.number(values[tuple(where)], *cell(*where), size))
+
+    def percentile(value, which):
+        p = CLIP_PERCENTILES[which]
+        tag = scene.text(f"{ordinal(p)} percentile", max(small, 12), "#bbbbbb")
+        return end_label(scene.derived(value, f"p{p}", *block, size), tag)
+
+    top = percentile(scale.hi, 1) if scale.clipped else extreme(np.nanargmax(finite))
+    if scale.kind == "probability":
+        bottom = end_label(scene.text("0", size))
+    else:
+        bottom = percentile(scale.lo, 0) if scale.clipped else extreme(np.nanargmin(finite))
+    return top, bottom
