@@ -161,7 +161,8 @@ def interesting_cell(a: np.ndarray, b: np.ndarray, product: np.ndarray, precisio
     """The (i, j) of `product` = a @ b (a stage file) worth writing out: one whose value does not show as 0
     (a sum of terms that cancel teaches less), then the most non-zero terms (unlike the notebook's
     all-but-one-zero q[0,0]), then the largest |value|."""
-    count = ((a[:, :, None] != 0) & (b[None, :, :] != 0)).sum(axis=1)  # non-zero terms per cell
+    # non-zero terms per cell, as a product of 0/1 matrices: no T x d x d array (5 GB for a d-4096 model's W_q)
+    count = (a != 0).astype(np.float32) @ (b != 0).astype(np.float32)
     shows_zero = np.vectorize(lambda v: fmt(float(v), precision) == "0")(product)
     order = np.lexsort((-np.abs(product).ravel(), -count.ravel(), shows_zero.ravel()))
     return tuple(int(i) for i in np.unravel_index(order[0], count.shape))
