@@ -149,10 +149,13 @@ class MatrixViews:
             cell_w = cell_width(max(t.width for t in numbers.values()))
 
         col_pos, x = {}, 0.0
+        gap_cols = []  # (left, right) of each elided column slot
         for j in col_slots:
             w = cell_w if j is not None else cell_w * GAP
             if j is not None:
                 col_pos[j] = (x, x + w)
+            else:
+                gap_cols.append((x, x + w))
             x += w
         row_pos, y = {}, 0.0
         gap_rows = []
@@ -180,7 +183,7 @@ class MatrixViews:
                     box.set_fill(rgb_hex(rgb[r, c]), opacity=1.0)
                     number.set_color(text_colour_on(rgb[r, c]))
                 cells.add(VGroup(box, number.move_to(box)))
-            for (xa, xb) in _gaps(col_slots, col_pos, cell_w):  # ⋯ in this row, between the columns shown
+            for (xa, xb) in gap_cols:  # ⋯ in this row, between the columns shown
                 cells.add(scene.text("⋯", font).move_to([(xa + xb) / 2, -(y0 + y1) / 2, 0]))
             row_cells[i] = cells
             body.add(cells)
@@ -188,7 +191,7 @@ class MatrixViews:
             for j in shown_cols:
                 x0, x1 = col_pos[j]
                 body.add(scene.text("⋮", font).move_to([(x0 + x1) / 2, -(ya + yb) / 2, 0]))
-            for xa, xb in _gaps(col_slots, col_pos, cell_w):
+            for xa, xb in gap_cols:
                 body.add(scene.text("⋱", font).move_to([(xa + xb) / 2, -(ya + yb) / 2, 0]))
         parts = [body]
         for i, label in row_texts.items():
@@ -230,17 +233,6 @@ class MatrixViews:
         top, bottom = scale_ends(scene, values, scale, cell, (source, row_ids, col_ids), font, VIDEO.font())
         masked = None if np.all(np.isfinite(values)) else scene.text("−∞", font)
         return colour_bar(scale, scene.colors, height, BAR_WIDTH, top, bottom, masked)
-
-
-def _gaps(col_slots, col_pos, cell_w):
-    """(left, right) of each elided column slot."""
-    out, x = [], 0.0
-    for j in col_slots:
-        w = cell_w if j is not None else cell_w * GAP
-        if j is None:
-            out.append((x, x + w))
-        x += w
-    return out
 
 
 def _fit_label(label: str, width: float, char_w: float) -> str:
