@@ -67,7 +67,7 @@ cmd=${1:-}
 case "$cmd" in
     setup) setup_for_tests ;;
     # --configfile files checked first: Snakemake parses them before the workflow can report on them
-    sweep) setup; "$VENV/bin/python" -m attnpipe.configfile "$@" && exec "$VENV/bin/snakemake" --cores 4 "$@" ;;
+    sweep) setup; "$VENV/bin/python" -m attnpipe.config.configfile "$@" && exec "$VENV/bin/snakemake" --cores 4 "$@" ;;
     # two pytest-xdist workers, tests handed out in collection order (tests/conftest.py puts the SLURM sweep,
     # mostly waiting, first); an xdist_group mark keeps a module's shared fixture on one worker. `-n 0`: one process
     test) setup_for_tests; exec "$VENV/bin/python" -m pytest -n 2 --dist loadgroup --no-loadscope-reorder "$@" ;;

@@ -44,8 +44,8 @@ def main() -> None:
         config = {"models": {"minilm": {"path": str(path)}},
                   "weights": {"minilm": {"model": "minilm", "layers": "all"}}, "prompts": texts}
         wd = copy_workflow(Path(tmp) / "wf", config)
-        from attnpipe import layout
-        from attnpipe.tokens import derive_id
+        from attnpipe.numeric.tokens import derive_id
+        from attnpipe.store import layout
 
         forwards = [layout.stage_file(layout.model_dir("minilm", derive_id(t)), "forward") for t in texts]
         cores = ["--cores", str(args.cores)]

@@ -30,15 +30,15 @@ from pathlib import Path
 
 from workdir import REPO, copy_workflow, read_config, write_config
 
-from attnpipe import layout
-from attnpipe.config import load_schema, load_sweep
+from attnpipe.config.sweep import load_schema, load_sweep
 from attnpipe.render import server as render_server
+from attnpipe.store import layout
 
 RENDER_JOB = """
 import sys
 from attnpipe.stages import render
 import json
-from attnpipe import layout
+from attnpipe.store import layout
 settings = json.loads(sys.argv[1])
 folder = layout.combination_dir(settings["weights"], settings["prompt"])
 inputs = {"embed": layout.stage_file(layout.embeddings_dir(settings["prompt"]), "embed"),

@@ -29,7 +29,7 @@ from pathlib import Path
 import psutil
 from workdir import copy_workflow, read_config, write_config
 
-from attnpipe import layout
+from attnpipe.store import layout
 
 
 def run_measured(cmd: list[str], cwd: Path) -> dict:

@@ -7,7 +7,7 @@ Prints, for a fresh copy of the workflow in a temporary folder: the dry run and 
 seconds and seconds per combination (target: full sweep < 0.3 s per combination), and the no-op rerun
 against a *bare* Snakefile written from the same grid: the same DAG (rules embed per prompt, weights per
 setting, project and attend per combination, summary with heads.csv over the sweep), the same output and log
-files per job (paths from attnpipe.layout, log patterns read from the .smk rules), the same
+files per job (paths from attnpipe.store.layout, log patterns read from the .smk rules), the same
 wildcard_constraints and the same profile settings bar the logger, but a `run:` that only writes empty files
 and no config, params or input functions. Both are run fully once (the two results/ must hold the same
 files), then their no-op reruns are timed alternately, so both see the same load; the target is attnpipe's
@@ -18,7 +18,7 @@ pandas"`, is retired (issue 20): Snakemake's own no-op on this DAG is already ~2
 
 Where attnpipe's extra time over the bare Snakefile goes (cProfile, 30 x 30): making the jobs (Snakemake inspects
 and calls the input and params functions per job and turns what they return into file objects then), the code
-versions (attnpipe.provenance, ~0.3 s) and the config checks (~0.2 s); the logger and executor plugins (pandas,
+versions (attnpipe.store.provenance, ~0.3 s) and the config checks (~0.2 s); the logger and executor plugins (pandas,
 through the SLURM one) are imported for the bare Snakefile too. The README's Speed section has the figures.
 """
 
@@ -37,7 +37,7 @@ import numpy as np
 import yaml
 from workdir import REPO, copy_workflow, read_config
 
-from attnpipe import layout
+from attnpipe.store import layout
 
 TARGET = 1.15  # attnpipe's no-op / the bare Snakefile's
 SUMMARY_OUTPUTS = {"table": layout.SUMMARY_CSV, "page": layout.SUMMARY_HTML, "heads": layout.HEADS_CSV}

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from attnpipe.render.numbers import fmt
-from attnpipe.tokens import derive_id
+from attnpipe.look.numbers import fmt
+from attnpipe.numeric.tokens import derive_id
 
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOW_PARTS = ["Snakefile", "config", "workflow", "profiles", "src"]
@@ -250,7 +250,7 @@ def built_scenes(workdir, final_only=False, only=None):
     drawn with its digits' height in the preview's pixels (at a play: final_only draws none)."""
     from manim import tempconfig
 
-    from attnpipe.config import load_schema, load_sweep
+    from attnpipe.config.sweep import load_schema, load_sweep
     from attnpipe.render.scene import AttentionStory
     from attnpipe.render.story import read_story
 

@@ -1,4 +1,4 @@
-"""The computation in attnpipe.projection / attnpipe.attention against the notebook and torch's own."""
+"""The computation in attnpipe.numeric.projection / attnpipe.numeric.attention against the notebook and torch's own."""
 
 import math
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from attnpipe.attention import attend, scale_factor
-from attnpipe.projection import project
+from attnpipe.numeric.attention import attend, scale_factor
+from attnpipe.numeric.projection import project
 
 SEED_W = torch.tensor([[2.0, 1, 1], [4, -6, 0], [-2, 7, 2]], dtype=torch.float64)
 SEED_X = torch.tensor([[1.0, 0, 0], [-2, 1, 0], [-1, 1, 1]], dtype=torch.float64)

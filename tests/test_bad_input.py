@@ -232,7 +232,7 @@ def test_bad_configfile_is_one_line_before_snakemake_parses_it(tmp_path, content
     # checks them first with this command
     (tmp_path / "bad.yaml").write_bytes(content)
     args = ["-n", "--configfile", "bad.yaml", "--cores", "2"]
-    proc = subprocess.run([sys.executable, "-m", "attnpipe.configfile", *args], check=False, cwd=tmp_path,
+    proc = subprocess.run([sys.executable, "-m", "attnpipe.config.configfile", *args], check=False, cwd=tmp_path,
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(SRC)})
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("attnpipe: config error: ")

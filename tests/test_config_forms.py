@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 from conftest import REPO, copy_workflow, job, planned_jobs, read_config, snakemake, write_config
 
-from attnpipe.config import load_schema, load_sweep
+from attnpipe.config.sweep import load_schema, load_sweep
 
 SEED_W = [[2, 1, 1], [4, -6, 0], [-2, 7, 2]]
 

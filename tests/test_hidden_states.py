@@ -11,11 +11,11 @@ from conftest import REPO, Payload, copy_workflow, job, planned_jobs, read_confi
 from safetensors.numpy import save_file as save_safetensors
 from safetensors.torch import save_file as save_torch_safetensors
 
-from attnpipe.arrayfiles import read_labelled_file
-from attnpipe.config import ConfigError, load_schema, load_sweep
-from attnpipe.embedding import load_hidden_states
-from attnpipe.matrices import SpecError, load_matrix, load_vector
-from attnpipe.stagefiles import record, write_stage
+from attnpipe.config.sweep import ConfigError, load_schema, load_sweep
+from attnpipe.numeric.embedding import load_hidden_states
+from attnpipe.numeric.matrices import SpecError, load_matrix, load_vector
+from attnpipe.store.arrayfiles import read_labelled_file
+from attnpipe.store.stagefiles import record, write_stage
 
 SEED_W = np.array([[2.0, 1, 1], [4, -6, 0], [-2, 7, 2]])
 X_012 = np.array([[1.0, 0, 0], [-2, 1, 0], [-1, 1, 1]])  # the default vocab's rows for "0", "1", "2"

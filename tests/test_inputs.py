@@ -6,13 +6,13 @@ import pytest
 import torch
 from conftest import Payload  # a pickle whose loading would run a shell command
 
-from attnpipe import torchfile
-from attnpipe.atomicfile import atomic_path
-from attnpipe.embedding import fallback_vector, lookup
 from attnpipe.limits import MAX_VALUES, MAX_WIDTH
-from attnpipe.matrices import SpecError, load_matrix, load_vector
-from attnpipe.stagefiles import read_stage, record, write_stage
-from attnpipe.tokens import derive_id, is_periodic, is_safe_id, row_labels, strip_positions, token_of, tokenize
+from attnpipe.numeric.embedding import fallback_vector, lookup
+from attnpipe.numeric.matrices import SpecError, load_matrix, load_vector
+from attnpipe.numeric.tokens import derive_id, is_periodic, is_safe_id, row_labels, strip_positions, token_of, tokenize
+from attnpipe.store import torchfile
+from attnpipe.store.atomicfile import atomic_path
+from attnpipe.store.stagefiles import read_stage, record, write_stage
 
 SEED_W = [[2.0, 1, 1], [4, -6, 0], [-2, 7, 2]]
 
@@ -148,7 +148,7 @@ def test_stage_files_round_trip_exactly(tmp_path):
 
 
 def test_the_render_reads_stage_files_as_torch_does_without_torch(built_default, tmp_path, monkeypatch):
-    """attnpipe.torchfile (the render's reader: no torch import) gives what torch.load gives, for every stage
+    """attnpipe.store.torchfile (the render's reader: no torch import) gives what torch.load gives, for every stage
     file of the default sweep and for views, bools and -inf; and, like weights_only, never runs code."""
     files = sorted((built_default / "results").rglob("*.pt"))
     assert len(files) > 20

@@ -25,7 +25,7 @@ from conftest import (
     write_config,
 )
 
-from attnpipe.render.numbers import fmt
+from attnpipe.look.numbers import fmt
 from attnpipe.render.video import PRESETS
 
 transformers = pytest.importorskip("transformers")
@@ -170,7 +170,7 @@ def test_model_jobs_ask_for_memory_by_the_weights_size(built, monkeypatch):
     .safetensors header without loading it: a bigger model asks for more, so it is not killed."""
     from safetensors import safe_open
 
-    from attnpipe.config import load_schema, load_sweep
+    from attnpipe.config.sweep import load_schema, load_sweep
 
     monkeypatch.chdir(built)  # the models' paths are relative to the workflow
     sweep = load_sweep(read_config(built), load_schema(built / "workflow/schemas/config.schema.yaml"))

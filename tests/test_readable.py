@@ -124,7 +124,7 @@ def test_detail_all_walks_every_head_and_bad_detail_is_one_line(readable, tmp_pa
 
 def test_signed_scales_clip_at_percentiles():
     """A few huge scores would leave the rest near white: the scale ends at the 1st and 99th percentiles."""
-    from attnpipe.render.colours import ColourScale
+    from attnpipe.look.colours import ColourScale
 
     values = np.concatenate([np.linspace(-5, 5, 200), [1100.0, -600.0]])
     scale = ColourScale.of(values, "signed")

@@ -23,8 +23,8 @@ from conftest import (
 )
 from PIL import Image
 
+from attnpipe.look.numbers import dot_product, fmt, token_label
 from attnpipe.render.labels import STILL_SIZE
-from attnpipe.render.numbers import dot_product, fmt, token_label
 from attnpipe.render.story import interesting_cell, rotated_pair
 from attnpipe.render.video import PRESETS
 

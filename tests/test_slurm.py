@@ -19,7 +19,7 @@ import pytest
 from conftest import copy_workflow, read_config, write_config
 from slurm_cluster import SlurmCluster, missing_requirements
 
-from attnpipe.layout import STAGE_TENSORS
+from attnpipe.store.layout import STAGE_TENSORS
 
 PROMPTS = ["012", "2024"]
 WEIGHTS = ["seed", "two-heads"]

@@ -114,7 +114,7 @@ def test_scaled_causal_softmax_setting(built_default):
 
 
 def test_scale_factor_is_saved_and_labels_the_video(built_default):
-    from attnpipe.config import load_schema, load_sweep
+    from attnpipe.config.sweep import load_schema, load_sweep
     from attnpipe.render.story import read_story
 
     sweep = load_sweep(read_config(built_default), load_schema(built_default / "workflow/schemas/config.schema.yaml"))

@@ -1,22 +1,29 @@
 """attnpipe: explain attention with real numbers.
 
-The library never imports Snakemake; the workflow under ``workflow/`` calls into it. A module's opening
-comment says what it is for; this is the map.
+The library never imports Snakemake; the workflow under ``workflow/`` calls into it. Each package has its own
+map in its ``__init__.py``; a module's opening comment says what it is for. From the ground floor up (a package
+imports only from those above it in this list):
 
-  config, configfile, schema, limits   the config: read strictly, checked, sized
-  errors                               ConfigError: every check's one-line error
-  tokens, embedding                    prompt text -> tokens -> hidden states X
-  matrices, arrayfiles                 weight, bias and hidden-state specs and files -> arrays
-  projection, scaling, attention       y = x @ M + b; the scale factor; attention with every intermediate
-  models/                              real models: config.json checks (spec), running one (hf)
-  stagefiles, torchfile, atomicfile    stage files: written (.pt + CSVs) whole or not at all, read without torch
-  layout                               stage names, tensor names and results/ paths
-  stages/                              one entry point per Snakemake rule
-  provenance                           a stage's code version, so library edits mark outputs stale
-  resources                            what each job asks a cluster for
-  render/                              the video and the still (its own map in render/__init__.py)
-  summary, heads                       summary.csv/.html; heads.csv (one row per head, its pattern)
-  gallery, maps, modelview, templates/ index.html, its attention maps, the model views
+  errors, limits, resources   ConfigError (every check's one line); the sizes a config may ask for; what a job
+                              asks a cluster for
+  store/                      results/ on disk: paths and the stage registry, stage files (.pt + CSVs) written
+                              whole, the one .pt reader, array files, code versions
+  numeric/                    the maths, each on one screen: tokens, embedding, matrices, projection, rotary,
+                              scale, attention
+  look/                       how numbers look, shared by the video and the pages (Manim-free): number format,
+                              colour scales, which heads are shown and walked through
+  models/                     real models: config.json checks (spec), running one (hf)
+  config/                     the config: read strictly, checked, resolved into a Sweep that hands each rule
+                              its slice
+  report/                     the pages: summary.csv/.html, heads.csv, index.html, maps, model views, templates
+  render/                     the video and the still (Manim)
+  stages/                     one entry point per Snakemake rule
+
+Where new work goes: a computation over one layer (q/k norms, soft-capping, a block's output) is a function in
+numeric/ and a stage in stages/ (declared in store.layout.STAGES); a model's generation loop or a streamed
+forward lives in models/; something computed across layers or combinations, such as attention rollout, reads
+the stage files of several combinations: a numeric/ function, a stage over a (model, prompt), and a row in the
+report's model view.
 """
 
 __version__ = "0.1.0"

@@ -11,8 +11,8 @@ from functools import cache
 from snakemake.exceptions import WorkflowError
 
 from attnpipe import resources
-from attnpipe.config import ConfigError, ScriptSafeSettings, load_schema, load_sweep, read_yaml
-from attnpipe.layout import (
+from attnpipe.config.sweep import ConfigError, ScriptSafeSettings, load_schema, load_sweep, read_yaml
+from attnpipe.store.layout import (
     GALLERY,
     GALLERY_ASSETS,
     HEADS_CSV,
@@ -31,7 +31,7 @@ from attnpipe.layout import (
 )
 from attnpipe.models.spec import ModelSetting
 from attnpipe.render.server import switch as render_server_switch
-from attnpipe.provenance import code_version
+from attnpipe.store.provenance import code_version
 
 # Snakemake's DAG of a big sweep is ~300,000 objects that live to the end; at Python's default threshold
 # (a collection every 700 allocations) the cycle collector ran ~1,000 times over them: 1.0 of 8.7 CPU s of
@@ -121,7 +121,7 @@ CODE = {
     )
 }
 
-# The rules' path patterns (attnpipe.layout: the one place for stage names, tensor names and paths).
+# The rules' path patterns (attnpipe.store.layout: the one place for stage names, tensor names and paths).
 PROMPT_EMBEDDINGS = embeddings_dir("{prompt}")
 SETTING = weights_dir("{weights}")
 COMBINATION = combination_dir("{weights}", "{prompt}")
@@ -136,7 +136,7 @@ def run_stage(stage, input, output, params, log, wildcards=None):
     A stage that computed NaN/inf stops with one line naming the combination (the stage knows no names), one
     that read a damaged stage file with one line naming the file; any other failure leaves its traceback in
     the job's log, where Snakemake points (a `run:` job's exception reaches only the terminal)."""
-    from attnpipe.torchfile import TorchFileError  # torch-free
+    from attnpipe.store.torchfile import TorchFileError  # torch-free
 
     stage_module = importlib.import_module(f"attnpipe.stages.{stage}")
     settings = params.get("settings", {})
@@ -144,7 +144,7 @@ def run_stage(stage, input, output, params, log, wildcards=None):
         stage_module.run(settings, dict(input.items()), dict(output.items()), log[0])
     except Exception as err:
         # stagefiles imports torch: only once a stage failed (so the summary and gallery jobs never do)
-        from attnpipe.stagefiles import StageError, write_log
+        from attnpipe.store.stagefiles import StageError, write_log
 
         if not isinstance(err, (StageError, TorchFileError)):
             write_log(log[0], traceback.format_exc())

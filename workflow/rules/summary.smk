@@ -61,7 +61,7 @@ rule gallery:
         code=CODE["gallery"],
     log:
         "logs/gallery.log",
-    threads: 2  # attnpipe.gallery.WORKERS
+    threads: 2  # attnpipe.report.gallery.WORKERS
     resources:
         mem_mb=600,
         runtime=5,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..limits import MAX_HEADS, MAX_TOKENS, MAX_WIDTH
-from ..render.heads import chosen_heads
+from ..look.heads import chosen_heads
 
 # config.json model_type -> architecture family (how the attention input and weights are found)
 FAMILIES = {"bert": "bert", "gpt2": "gpt2", "llama": "llama", "mistral": "llama", "qwen2": "llama"}

@@ -1,5 +1,6 @@
 """The render stage: a Manim video (and a still of its result) per combination, built from the saved stage
-files only. No LaTeX: every string is set by Pango (glyphs).
+files only. No LaTeX: every string is set by Pango (glyphs). How numbers and colours look, and which heads are
+walked through, is attnpipe.look's, shared with the pages.
 
   story        the stage files of one combination, read into what the scene shows
   scene        the storyboard: one Manim scene driven by a Story, a method per step
@@ -10,9 +11,6 @@ files only. No LaTeX: every string is set by Pango (glyphs).
   result       the result: every head's map side by side (the video's last frame, and the still)
   widgets      the result's grid, heatmap and colour bar
   labels       text sizes that read (video and still), token labels that never overlap
-  heads        which heads a setting shows, and which it walks through
-  numbers      the one rule that turns a stage value into the string on screen
-  colours      palettes and colour scales (Manim-free: the gallery uses them too)
   glyphs       text set once per string and size, cached across jobs
   video        presets, per-job media folder, mp4 + png written whole into results/
   job          what one render job does (read, render, log), and what the render server preloads

@@ -8,7 +8,7 @@ import sys
 
 def job(settings: dict, inputs: dict, outputs: dict, log: str, forked: bool = False) -> None:
     # imported here: a job that hands its render to the server never loads Manim
-    from ..torchfile import TorchFileError
+    from ..store.torchfile import TorchFileError
     from .story import read_story
     from .video import render
 

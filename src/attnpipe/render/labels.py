@@ -12,7 +12,7 @@ from functools import cache
 
 from manim import LEFT, PI, UP, Text, VGroup, config
 
-from .numbers import token_label
+from ..look.numbers import token_label
 
 STILL_SIZE = (1920, 1080)
 MIN_TEXT_PX = 12  # the smallest digit height on the still

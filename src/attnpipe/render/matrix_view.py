@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from manim import LEFT, RIGHT, UP, Group, Rectangle, VGroup
 
-from .colours import ColourScale, rgb_hex, text_colour_on
+from ..look.colours import ColourScale, rgb_hex, text_colour_on
 from .elision import pick, slots
 from .glyphs import clone
 from .labels import VIDEO, digit_size

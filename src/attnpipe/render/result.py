@@ -16,9 +16,9 @@ from dataclasses import replace
 import numpy as np
 from manim import DOWN, Group, VGroup, config
 
-from .colours import CLIP_PERCENTILES, MAX_TEXT_CELLS, ColourScale
+from ..look.colours import CLIP_PERCENTILES, MAX_TEXT_CELLS, ColourScale
+from ..look.numbers import fmt
 from .labels import LABEL_GAP, axis_labels, digit_size, label_notes, ordinal, place_labels
-from .numbers import fmt
 from .widgets import BAR_LABEL_BUFF, colour_bar, heatmap_image, number_grid, scale_ends
 
 MAX_CELL = 1.4  # a 3-token map is 4.2 units wide, not the whole frame

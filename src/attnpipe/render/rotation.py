@@ -6,9 +6,9 @@ Every number shown is a stage value (queries, rope_cos, rope_sin, queries_rotate
 import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, Arc, Arrow, Circle, Dot, Group, Line, VGroup, config
 
+from ..look.numbers import fmt, term, token_label
 from .elision import pick
 from .labels import VIDEO, dims, positions, token_rows
-from .numbers import fmt, term, token_label
 from .story import rotated_pair
 from .transitions import HOLD
 

@@ -11,11 +11,11 @@ step points at always in view. The moves between steps are transitions.py's; the
 import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, Arrow, Create, Group, Rectangle, VGroup, Write, config
 
-from ..tokens import token_of
-from .colours import SCHEMES
+from ..look.colours import SCHEMES
+from ..look.numbers import dot_product, fmt, shown_terms, token_label
+from ..numeric.tokens import token_of
 from .labels import VIDEO, digit_size, dims, positions, short_label, token_rows
 from .matrix_view import MatrixViews, Room
-from .numbers import dot_product, fmt, shown_terms, token_label
 from .result import result_panel
 from .rotation import rotation_steps
 from .story import Story, interesting_cell

@@ -5,10 +5,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..scaling import scale_factor
-from ..tokens import token_of
-from ..torchfile import load as read_stage  # the stage files, without importing torch
-from .numbers import fmt
+from ..look.numbers import fmt
+from ..numeric.scaling import scale_factor
+from ..numeric.tokens import token_of
+from ..store.torchfile import load as read_stage  # the stage files, without importing torch
 
 
 @dataclass

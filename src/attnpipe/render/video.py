@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..atomicfile import atomic_path
+from ..store.atomicfile import atomic_path
 
 # name -> Manim settings. preview: the sweep default, fast; publish: lecture quality, with pauses
 # half as long again (`pace`), time to read the numbers aloud.

@@ -5,7 +5,7 @@ import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, Group, ImageMobject, Rectangle, VGroup
 from manim.constants import RESAMPLING_ALGORITHMS
 
-from .colours import CLIP_PERCENTILES, ColourScale, rgb_hex, text_colour_on
+from ..look.colours import CLIP_PERCENTILES, ColourScale, rgb_hex, text_colour_on
 from .glyphs import clone
 from .labels import ordinal
 

@@ -8,8 +8,8 @@ attention (settings kv_heads) the stacked CSV rows say which K/V head each query
 
 import torch
 
-from ..attention import attend, kv_head_of
-from ..stagefiles import dim_labels, read_stage, record, write_log, write_stage
+from ..numeric.attention import attend, kv_head_of
+from ..store.stagefiles import dim_labels, read_stage, record, write_log, write_stage
 
 # stage file name -> key of attention.attend's result
 RESULTS = {"scores": "scores", "scaled_scores": "scaled_scores", "attention": "weights", "output": "output"}

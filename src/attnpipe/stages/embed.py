@@ -2,9 +2,9 @@
 
 import torch
 
-from ..embedding import load_hidden_states, lookup
-from ..stagefiles import dim_labels, record, write_log, write_stage
-from ..tokens import row_labels
+from ..numeric.embedding import load_hidden_states, lookup
+from ..numeric.tokens import row_labels
+from ..store.stagefiles import dim_labels, record, write_log, write_stage
 
 
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:

@@ -6,8 +6,8 @@ rope_cos and rope_sin (T, head_dim) as the attention layers receive them.
 """
 
 from ..models import hf
-from ..stagefiles import dim_labels, record, write_log, write_stage
-from ..tokens import row_labels
+from ..numeric.tokens import row_labels
+from ..store.stagefiles import dim_labels, record, write_log, write_stage
 
 
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:

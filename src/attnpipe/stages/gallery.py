@@ -5,7 +5,7 @@ Reads the stage files without torch (attnpipe.torchfile)."""
 import time
 from pathlib import Path
 
-from ..gallery import write_gallery
+from ..report.gallery import write_gallery
 
 
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:

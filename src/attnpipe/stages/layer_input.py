@@ -4,7 +4,7 @@ Written as the combination's own embed.pt / hidden_states.csv (results/<setting>
 project, attend, render and summary stages read a model's X as they read a toy prompt's.
 """
 
-from ..stagefiles import read_stage, record, write_log, write_stage
+from ..store.stagefiles import read_stage, record, write_log, write_stage
 
 
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:

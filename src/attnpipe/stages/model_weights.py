@@ -8,7 +8,7 @@ grouped-query attention W_k and W_v have kv_heads * head_dim columns.
 import torch
 
 from ..models import hf
-from ..stagefiles import dim_labels, record, write_log, write_stage
+from ..store.stagefiles import dim_labels, record, write_log, write_stage
 
 
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:

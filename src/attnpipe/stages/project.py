@@ -1,8 +1,8 @@
 """Rule `project`: X -> queries, keys, values, each X @ W + b, with W and b from the weights stage."""
 
-from ..layout import ROLES, STAGE_TENSORS
-from ..projection import project
-from ..stagefiles import dim_labels, read_stage, record, write_log, write_stage
+from ..numeric.projection import project
+from ..store.layout import ROLES, STAGE_TENSORS
+from ..store.stagefiles import dim_labels, read_stage, record, write_log, write_stage
 
 NAMES = dict(zip(ROLES, STAGE_TENSORS["project"], strict=True))  # query -> queries, ...
 

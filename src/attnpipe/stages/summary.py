@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import heads, summary
+from ..report import heads_table as heads
+from ..report import summary
 
 
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:

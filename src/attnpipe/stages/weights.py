@@ -6,9 +6,9 @@ Resolved once per setting, not once per prompt; the biases are zeros where the c
 import numpy as np
 import torch
 
-from ..layout import ROLES
-from ..matrices import load_matrix, load_vector
-from ..stagefiles import dim_labels, record, write_log, write_stage
+from ..numeric.matrices import load_matrix, load_vector
+from ..store.layout import ROLES
+from ..store.stagefiles import dim_labels, record, write_log, write_stage
 
 
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:

@@ -12,8 +12,8 @@ A bias (vector) spec is an inline list, {random: {seed: 1, std: 0.1}} (length = 
 
 import numpy as np
 
-from .arrayfiles import SpecError, check_values, read_array_file
-from .limits import MAX_VALUES, MAX_WIDTH
+from ..limits import MAX_VALUES, MAX_WIDTH
+from ..store.arrayfiles import SpecError, check_values, read_array_file
 
 __all__ = ["SpecError", "load_matrix", "load_vector", "read_array_file"]
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError
-from .limits import FILE_BYTES_PER_VALUE, FILE_SLACK_BYTES, MAX_MAGNITUDE, MAX_VALUES
+from ..errors import ConfigError
+from ..limits import FILE_BYTES_PER_VALUE, FILE_SLACK_BYTES, MAX_MAGNITUDE, MAX_VALUES
 
 FILE_SUFFIXES = (".npy", ".pt", ".safetensors", ".csv")
 # safetensors dtypes numpy cannot hold; read through torch instead

@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import yaml
 
-from . import configfile, embedding, layout, matrices, tokens
-from .errors import ConfigError
-from .limits import MAX_CONFIG_VALUES, MAX_HEADS, MAX_ID, MAX_TEXT, MAX_TOKENS, MAX_VALUES, MAX_WIDTH
-from .models import spec as model_spec
-from .render.heads import chosen_heads
+from ..errors import ConfigError
+from ..limits import MAX_CONFIG_VALUES, MAX_HEADS, MAX_ID, MAX_TEXT, MAX_TOKENS, MAX_VALUES, MAX_WIDTH
+from ..look.heads import chosen_heads
+from ..models import spec as model_spec
+from ..numeric import embedding, matrices, tokens
+from ..store import layout
+from . import configfile
 from .schema import check_structure, defaults, shown
 
 # results/embeddings/ holds the per-prompt stage, results/models/ the forward passes; the others are files

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .render.colours import CLIP_PERCENTILES, ColourScale, rgb_hex, text_colour_on
-from .render.numbers import fmt, token_label
+from ..look.colours import CLIP_PERCENTILES, ColourScale, rgb_hex, text_colour_on
+from ..look.numbers import fmt, token_label
 from .templates import macro
 
 MAP_SCRIPT = "attention.js"

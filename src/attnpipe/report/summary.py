@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomicfile import atomic_path
-from .layout import STILL, VIDEO, combination_file, csv_file
+from ..store.atomicfile import atomic_path
+from ..store.layout import STILL, VIDEO, combination_file, csv_file
+from ..store.torchfile import load as read_stage
 from .templates import render
-from .torchfile import load as read_stage
 
 # The CSVs of one combination, in pipeline order: the prompt's hidden states, then its own stages.
 COMBINATION_CSVS = ["queries", "keys", "values", "scores", "scaled_scores", "attention", "output"]

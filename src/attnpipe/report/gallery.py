@@ -22,16 +22,16 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from .atomicfile import atomic_path
-from .heads import read_heads
-from .layout import GALLERY_ASSETS, RESULTS, THUMBNAIL, map_assets, model_view
+from ..look.colours import MAX_TEXT_CELLS, SCHEMES
+from ..look.numbers import fmt
+from ..store.atomicfile import atomic_path
+from ..store.layout import GALLERY_ASSETS, RESULTS, THUMBNAIL, map_assets, model_view
+from ..store.torchfile import load as read_stage
+from .heads_table import read_heads
 from .maps import heatmap_tables, map_images, rel, scale_legend, weights_scale, write_maps
 from .modelview import model_view_html, model_views
-from .render.colours import MAX_TEXT_CELLS, SCHEMES
-from .render.numbers import fmt
 from .summary import read_summary
 from .templates import render
-from .torchfile import load as read_stage
 
 THUMBNAIL_WIDTH = 320
 MAX_TABLE_HEADS = 2  # tables of numbers side by side that fit a cell (the two-heads toy); more heads: images

@@ -12,8 +12,8 @@ import reprlib
 
 import jsonschema
 
-from .errors import ConfigError
-from .limits import MAX_MAGNITUDE
+from ..errors import ConfigError
+from ..limits import MAX_MAGNITUDE
 
 # What a person writes as a number: YAML 1.1 reads `1e-2` and `1e0` (no dot, or no sign in the exponent) as
 # strings; where the schema expects a number such a string is one. nan/inf spelled out stay strings.

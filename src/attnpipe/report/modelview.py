@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .layout import GALLERY, STILL, VIDEO, combination_file, model_view
+from ..store.layout import GALLERY, STILL, VIDEO, combination_file, model_view
 from .maps import map_images, rel
 from .templates import render
 

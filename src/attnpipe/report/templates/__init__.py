@@ -8,7 +8,7 @@ Their text counts as this package's code (attnpipe.provenance), so editing a tem
 import jinja2
 
 ENVIRONMENT = jinja2.Environment(
-    loader=jinja2.PackageLoader("attnpipe", "templates"),
+    loader=jinja2.PackageLoader("attnpipe.report", "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,  # a misspelt name fails the job instead of leaving a blank
     keep_trailing_newline=True,

@@ -17,8 +17,8 @@ Numpy only: the summary job reads the stage files with attnpipe.torchfile and ne
 import numpy as np
 import pandas as pd
 
-from .atomicfile import atomic_path
-from .render.story import kv_heads_read  # Manim-free: the video's own reading of h3(kv1)
+from ..render.story import kv_heads_read  # Manim-free: the video's own reading of h3(kv1)
+from ..store.atomicfile import atomic_path
 from .summary import is_distribution, neutralise, restore, row_entropy
 
 COLUMNS = ["weights", "prompt", "head", "model", "layer", "kv_head", "entropy", "max_weight", "first_token", "self",

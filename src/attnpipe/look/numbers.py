@@ -3,7 +3,7 @@
 
 import math
 
-from ..tokens import token_of
+from ..numeric.tokens import token_of
 
 
 def fmt(value: float, precision: int = 2) -> str:

@@ -3,7 +3,7 @@
 Snakemake's `code` trigger sees a rule's own text, not the library modules it calls. A stage's code
 version is a hash over the syntax trees (so comments and blank lines don't count) of its module and
 every attnpipe module it imports, directly or not, and of the data files of the packages among them (the
-HTML templates in attnpipe/templates/, byte for byte). Rules pass it as a param; an edit that changes
+HTML templates in attnpipe/report/templates/, byte for byte). Rules pass it as a param; an edit that changes
 what a stage computes or writes marks that stage's outputs, and so everything below them, stale.
 """
 

@@ -4,8 +4,8 @@ import hashlib
 
 import numpy as np
 
-from .arrayfiles import LabelledArray, SpecError, check_values, read_labelled_file
-from .limits import MAX_TOKENS, MAX_VALUES, MAX_WIDTH
+from ..limits import MAX_TOKENS, MAX_VALUES, MAX_WIDTH
+from ..store.arrayfiles import LabelledArray, SpecError, check_values, read_labelled_file
 
 
 def fallback_vector(token: str, seed: int, dim: int) -> np.ndarray:

@@ -10,8 +10,8 @@ import sys
 
 import yaml
 
-from .errors import ConfigError
-from .limits import MAX_CONFIG_VALUES
+from ..errors import ConfigError
+from ..limits import MAX_CONFIG_VALUES
 
 
 class ConfigFileError(ConfigError):
