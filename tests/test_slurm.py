@@ -19,7 +19,7 @@ import pytest
 from conftest import copy_workflow, read_config, write_config
 from slurm_cluster import SlurmCluster, missing_requirements
 
-from attnpipe.store.layout import STAGE_TENSORS
+from attnpipe.store.layout import TENSORS
 
 PROMPTS = ["012", "2024"]
 WEIGHTS = ["seed", "two-heads"]
@@ -85,7 +85,7 @@ def test_sweep_on_slurm_equals_local_sweep(slurm_cluster, tmp_path, request):
     assert summaries <= set(made)
     made = [rel for rel in made if rel not in summaries]
     def files(stage):  # a stage's .pt and one CSV per tensor
-        return 1 + len(STAGE_TENSORS[stage])
+        return 1 + len(TENSORS[stage])
 
     per_combination = files("project") + files("attend")
     expected_count = len(PROMPTS) * files("embed") + len(WEIGHTS) * files("weights") \

@@ -16,13 +16,11 @@ from attnpipe.store.layout import (
     GALLERY,
     GALLERY_ASSETS,
     HEADS_CSV,
-    ROTARY_FORWARD_TENSORS,
     STILL,
     SUMMARY_CSV,
     SUMMARY_HTML,
     VIDEO,
     combination_dir,
-    csv_file,
     embeddings_dir,
     model_dir,
     stage_file,
@@ -31,7 +29,7 @@ from attnpipe.store.layout import (
 )
 from attnpipe.models.spec import ModelSetting
 from attnpipe.render.server import switch as render_server_switch
-from attnpipe.store.provenance import code_version
+from attnpipe.store.provenance import code_version, stage_modules
 
 # Snakemake's DAG of a big sweep is ~300,000 objects that live to the end; at Python's default threshold
 # (a collection every 700 allocations) the cycle collector ran ~1,000 times over them: 1.0 of 8.7 CPU s of
@@ -103,23 +101,9 @@ wildcard_constraints:
     model=one_of(MODELS),
 
 
-# A stage's code version covers its module and every attnpipe module it imports.
-CODE = {
-    stage: code_version(f"attnpipe.stages.{stage}")
-    for stage in (
-        "embed",
-        "weights",
-        "project",
-        "attend",
-        "render",
-        "summary",
-        "gallery",
-        "forward",
-        "layer_input",
-        "model_weights",
-        "rotate",
-    )
-}
+# A stage's code version covers its module and every attnpipe module it imports (each module of
+# attnpipe.stages has one: a new stage needs no entry here).
+CODE = {stage: code_version(f"attnpipe.stages.{stage}") for stage in stage_modules()}
 
 # The rules' path patterns (attnpipe.store.layout: the one place for stage names, tensor names and paths).
 PROMPT_EMBEDDINGS = embeddings_dir("{prompt}")
@@ -218,42 +202,6 @@ def get_render_settings(wildcards):
     return SWEEP.render_settings(wildcards.weights, wildcards.prompt)
 
 
-def get_summary_settings():
-    # What the table shows besides stage-file numbers: its rows, prompt texts and attention options (the
-    # report shows them: ScriptSafeSettings).
-    return ScriptSafeSettings(
-        {
-            "combinations": [[weights, prompt] for weights, prompt in COMBINATIONS],
-            "prompts": {pid: prompt.text for pid, prompt in SWEEP.prompts.items()},
-            "weights": {name: SWEEP.attend_settings(name) for name in WEIGHTS},
-            "models": {name: model_layer(name) for name in MODEL_SETTINGS},
-        }
-    )
-
-
-def model_layer(weights):
-    setting = MODEL_SETTINGS[weights]
-    return {"model": setting.model.name, "layer": setting.layer}
-
-
-def get_gallery_settings():
-    # The maps' numbers and colours follow the videos' render options and heads shown (softmax: how the still
-    # colours them); combinations: whose attend.pt is which; a model's layers: the rows of its model views.
-    return {
-        "combinations": [[weights, prompt] for weights, prompt in COMBINATIONS],
-        **{key: SWEEP.render[key] for key in ("precision", "scheme")},
-        "weights": {
-            name: {
-                "softmax": SWEEP.weights[name].attention["softmax"],
-                "show_heads": SWEEP.weights[name].show_heads,
-                **(model_layer(name) if name in MODEL_SETTINGS else {}),
-            }
-            for name in WEIGHTS
-        },
-        "models": {name: {"layers": model.layers} for name, model in SWEEP.models.items()},
-    }
-
-
 # The rules over the whole sweep (all, numeric, summary, gallery) take their inputs from functions (the
 # `wildcards` argument is Snakemake's, unused), not from lists given at load: Snakemake then builds a
 # rule's thousands of file objects only when the rule is in the DAG, and once. A `snakemake numeric`
@@ -289,19 +237,8 @@ def get_embed_file(weights, prompt):
 
 
 def get_numeric_outputs(wildcards=None):
-    # Every stage file: a job reruns when any file the sweep promises is missing.
-    toy_prompts = dict.fromkeys(p for w, p in COMBINATIONS if w not in MODEL_SETTINGS)
-    files = [path for prompt in toy_prompts for path in stage_files(embeddings_dir(prompt), "embed").values()]
-    for weights in WEIGHTS:
-        files += stage_files(weights_dir(weights), "weights").values()
-    for weights, prompt in COMBINATIONS:
-        stages = ["project", "attend"]
-        if weights in MODEL_SETTINGS:
-            stages = ["embed", "project", "rotate", "attend"] if weights in ROTARY_SETTINGS else ["embed", *stages]
-            files += get_forward_files(MODEL_SETTINGS[weights].model.name, prompt).values()
-        for stage in stages:
-            files += stage_files(combination_dir(weights, prompt), stage).values()
-    return list(dict.fromkeys(files)) + [SUMMARY_CSV, HEADS_CSV]
+    # Every stage file (attnpipe.store.layout.STAGES): a job reruns when any file the sweep promises is missing.
+    return SWEEP.stage_outputs() + [SUMMARY_CSV, HEADS_CSV]
 
 
 def get_final_outputs(wildcards=None):
@@ -310,17 +247,6 @@ def get_final_outputs(wildcards=None):
 
 # Real models: each rule's settings name the model folder and what it reads from it; the folder's files
 # are the inputs (editing the weights reruns that model's forward and weights jobs and what follows).
-def get_forward_files(model, prompt):
-    """results/models/<model>/<prompt>/: forward.pt, attention_inputs.csv (+ rope_cos/sin.csv, rotary)."""
-    return forward_files(model_dir(model, prompt), SWEEP.models[model].rope)
-
-
-def forward_files(directory, rotary):
-    """The forward stage's outputs; a rotary model's add the cos and sin CSVs (rule forward_rotary)."""
-    names = ROTARY_FORWARD_TENSORS if rotary else []
-    return {**stage_files(directory, "forward"), **{f"{name}_csv": csv_file(directory, name) for name in names}}
-
-
 def get_forward_settings(wildcards):
     return SWEEP.forward_settings(wildcards.model, wildcards.prompt)
 

@@ -11,7 +11,7 @@ rule forward:
     input:
         get_model_files,
     output:
-        **forward_files(MODEL_PROMPT, rotary=False),
+        **stage_files(MODEL_PROMPT, "forward"),
     params:
         settings=get_forward_settings,
         code=CODE["forward"],
@@ -30,7 +30,7 @@ rule forward:
 # The same stage for a rotary model: it also writes the cos and sin its attention layers receive.
 use rule forward as forward_rotary with:
     output:
-        **forward_files(MODEL_PROMPT, rotary=True),
+        **stage_files(MODEL_PROMPT, "forward", features=["rotary"]),
     wildcard_constraints:
         model=one_of([m for m in MODELS if SWEEP.models[m].rope]),
 

@@ -34,7 +34,7 @@ rule summary:
             labels={"table": "heads.csv"},
         ),
     params:
-        settings=get_summary_settings(),
+        settings=SWEEP.summary_settings(),
         code=CODE["summary"],
     log:
         "logs/summary.log",
@@ -57,7 +57,7 @@ rule gallery:
         page=GALLERY,
         assets=directory(GALLERY_ASSETS),
     params:
-        settings=get_gallery_settings(),
+        settings=SWEEP.gallery_settings(),
         code=CODE["gallery"],
     log:
         "logs/gallery.log",

@@ -70,6 +70,7 @@ class WeightSetting:
     attention: dict  # the schema's defaults filled in
     show_heads: list[int]  # the heads its videos show
     detail_heads: list[int]  # those walked through step by step
+    features = ("any", "toy")  # which stage files it needs (attnpipe.store.layout.STAGES)
 
     def files(self) -> list[str]:
         specs = [*self.projections.values(), *self.biases.values()]
@@ -129,6 +130,50 @@ class Sweep:
     def model_weight_settings(self, weights: str) -> dict:
         setting = self.weights[weights]
         return {"path": setting.model.path, "family": setting.model.family, "layer": setting.layer}
+
+    def stage_outputs(self) -> list[str]:
+        """Every stage file the sweep promises (the .pt and its CSVs), from the stage registry: each stage for
+        the combinations whose setting has the feature it needs, each file once."""
+        files: dict[str, None] = {}
+        for weights, prompt in self.combinations():
+            setting = self.weights[weights]
+            model = setting.model.name if isinstance(setting, model_spec.ModelSetting) else None
+            for stage in layout.STAGES:
+                if stage.needs in setting.features:
+                    folder = layout.stage_folder(stage.folder, weights, prompt, model)
+                    files.update(dict.fromkeys(layout.stage_files(folder, stage.name, setting.features).values()))
+        return list(files)
+
+    def model_layer(self, weights: str) -> dict:
+        """The model and layer a model's setting reads; {} for a toy setting."""
+        setting = self.weights[weights]
+        if not isinstance(setting, model_spec.ModelSetting):
+            return {}
+        return {"model": setting.model.name, "layer": setting.layer}
+
+    def summary_settings(self) -> "ScriptSafeSettings":
+        """What the tables show besides stage-file numbers: their rows, prompt texts and attention options
+        (the report shows them: ScriptSafeSettings)."""
+        return ScriptSafeSettings({
+            "combinations": [list(pair) for pair in self.combinations()],
+            "prompts": {pid: prompt.text for pid, prompt in self.prompts.items()},
+            "weights": {name: self.attend_settings(name) for name in self.weights},
+            "models": {name: self.model_layer(name) for name in self.weights if self.model_layer(name)},
+        })
+
+    def gallery_settings(self) -> dict:
+        """The maps' numbers and colours follow the videos' render options and heads shown (softmax: how the
+        still colours them); combinations: whose attend.pt is which; a model's layers: its model views' rows."""
+        return {
+            "combinations": [list(pair) for pair in self.combinations()],
+            **{key: self.render[key] for key in ("precision", "scheme")},
+            "weights": {
+                name: {"softmax": setting.attention["softmax"], "show_heads": setting.show_heads,
+                       **self.model_layer(name)}
+                for name, setting in self.weights.items()
+            },
+            "models": {name: {"layers": model.layers} for name, model in self.models.items()},
+        }
 
     def render_settings(self, weights: str, prompt_id: str) -> dict:
         """The render options plus what the video names and explains: prompt text, attention options,

@@ -108,6 +108,11 @@ class ModelSetting:
     show_heads: list[int]
     detail_heads: list[int]
 
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Which stage files it needs (attnpipe.store.layout.STAGES): a model's, and a rotary model's."""
+        return ("any", "model", *(("rotary",) if self.model.rope else ()))
+
     def files(self) -> list[str]:
         return self.model.weight_files
 

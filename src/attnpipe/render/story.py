@@ -1,6 +1,5 @@
 """What one video shows, read from the stage files of one combination: never recomputed here."""
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,16 +133,9 @@ def read_story(paths: dict, settings: dict) -> Story:
         show_heads=list(settings["show_heads"]),
         detail_heads=list(settings.get("detail_heads", settings["show_heads"][:1])),
         unknown=set(settings["unknown_tokens"]),
-        hidden_states_from=settings["hidden_states_from"], kv_of=kv_heads_read(att["attention"]), **rotary,
+        hidden_states_from=settings["hidden_states_from"], kv_of=list(att["attention"]["kv_heads"]), **rotary,
     )
 
-
-def kv_heads_read(attention: dict) -> list[int]:
-    """Query head -> K/V head, as the attend stage labelled its blocks ("h3(kv1)"; no such label: itself)."""
-    labels = attention.get("block_labels")
-    if labels is None:
-        return list(range(attention["tensor"].shape[0]))
-    return [int(re.fullmatch(r"h\d+\(kv(\d+)\)", label).group(1)) for label in labels]
 
 
 def rotated_pair(q_block: np.ndarray, sin: np.ndarray, precision: int = 2) -> tuple[int, int]:

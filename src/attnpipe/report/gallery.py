@@ -25,10 +25,10 @@ from PIL import Image
 from ..look.colours import MAX_TEXT_CELLS, SCHEMES
 from ..look.numbers import fmt
 from ..store.atomicfile import atomic_path
-from ..store.layout import GALLERY_ASSETS, RESULTS, THUMBNAIL, map_assets, model_view
+from ..store.layout import COMBINATION_CSVS, GALLERY_ASSETS, RESULTS, THUMBNAIL, link, map_assets, model_view
 from ..store.torchfile import load as read_stage
 from .heads_table import read_heads
-from .maps import heatmap_tables, map_images, rel, scale_legend, weights_scale, write_maps
+from .maps import heatmap_tables, map_images, scale_legend, weights_scale, write_maps
 from .modelview import model_view_html, model_views
 from .summary import read_summary
 from .templates import render
@@ -38,7 +38,6 @@ MAX_TABLE_HEADS = 2  # tables of numbers side by side that fit a cell (the two-h
 MAP_COLUMNS = 4  # image maps per row in a cell
 MAP_GAP = 4  # px between them
 TEXT_CUT = 60  # characters of a prompt's text in a filter's label (the whole text on hover)
-CSV_LINKS = ["hidden_states", "queries", "keys", "values", "scores", "scaled_scores", "attention", "output"]
 # Threads for the thumbnails and maps (the rule declares threads: 2): Pillow decodes, resizes and encodes
 # without holding the GIL, and decoding the 1920 x 1080 stills is most of the job.
 WORKERS = 2
@@ -92,16 +91,16 @@ def _cell(row, combo: dict, thumb_size: tuple[int, int], settings: dict) -> dict
     if row.mean_entropy:
         stats.append(f"mean entropy {fmt(float(row.mean_entropy), precision)} nats")
     links = [{"href": row.video, "label": "video"}, {"href": row.still, "label": "still"}] + [
-        {"href": getattr(row, name + "_csv"), "label": f"{name}.csv"} for name in CSV_LINKS]
+        {"href": getattr(row, name + "_csv"), "label": f"{name}.csv"} for name in COMBINATION_CSVS]
     model = settings["weights"][row.weights].get("model")
     if model:
-        links.insert(0, {"href": rel(model_view(model, row.prompt), RESULTS), "label": "model view"})
+        links.insert(0, {"href": link(model_view(model, row.prompt), RESULTS), "label": "model view"})
     columns = min(len(shown), MAP_COLUMNS)
     size = (THUMBNAIL_WIDTH - (columns - 1) * MAP_GAP) // columns
     return {
         "empty": False, "prompt": row.prompt, "weights": row.weights, "video": row.video,
         "title": f"{row.weights} / {row.prompt}: “{row.text}”",
-        "thumbnail": rel(f"{map_assets(row.weights, row.prompt)}/{THUMBNAIL}", RESULTS), "width": thumb_size[0],
+        "thumbnail": link(f"{map_assets(row.weights, row.prompt)}/{THUMBNAIL}", RESULTS), "width": thumb_size[0],
         "height": thumb_size[1],
         "stats": stats, "legend": combo["legend"], "tables": combo["tables"],
         "maps": None if combo["tables"] else map_images(combo, shown, size, RESULTS), "links": links,

@@ -2,7 +2,7 @@
 
   weights, prompt, head  the combination and the query head (0-based, as the CSVs' h<i>/ rows)
   model, layer           the model and layer a model's setting reads (empty for a toy setting)
-  kv_head                the K/V head the query head reads: attend.pt's block labels (h3(kv1)); else itself
+  kv_head                the K/V head the query head reads: attend.pt's kv_heads field (else itself)
   entropy                mean over queries of the row's entropy -Σ p·ln p (nats); empty unless the weights
                          are probabilities (softmax: false)
   max_weight             the largest weight
@@ -17,7 +17,6 @@ Numpy only: the summary job reads the stage files with attnpipe.torchfile and ne
 import numpy as np
 import pandas as pd
 
-from ..render.story import kv_heads_read  # Manim-free: the video's own reading of h3(kv1)
 from ..store.atomicfile import atomic_path
 from .summary import is_distribution, neutralise, restore, row_entropy
 
@@ -50,7 +49,7 @@ def head_rows(weights: str, prompt: str, attend: dict, model: dict | None) -> li
     visible = np.isfinite(attend["scaled_scores"]["tensor"]).sum(-1)  # (H, T)
     positions = np.arange(count)
     rows = []
-    for h, kv in zip(range(values.shape[0]), kv_heads_read(attention), strict=True):
+    for h, kv in enumerate(attention["kv_heads"]):
         p = values[h]
         entropy = row_entropy(p) if distribution else None
         shares = {

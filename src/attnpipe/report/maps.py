@@ -10,7 +10,6 @@ system may load a script but not read an image's pixels; templates/maps.js).
 
 import base64
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from PIL import Image
 
 from ..look.colours import CLIP_PERCENTILES, ColourScale, rgb_hex, text_colour_on
 from ..look.numbers import fmt, token_label
+from ..store.layout import link
 from .templates import macro
 
 MAP_SCRIPT = "attention.js"
@@ -88,19 +88,10 @@ def write_maps(folder: Path, key: str, attention: dict, heads: list[int], scale:
     (folder / MAP_SCRIPT).write_text(script, encoding="ascii")
 
 
-def rel(path, start) -> str:
-    """`path` relative to the folder `start` (both relative to the workflow folder, `start` above it or
-    beside it in results/), as a link."""
-    path, start = str(path), str(start)
-    if path.startswith(start + "/"):  # the page's own folder or below: the common case, without relpath
-        return path[len(start) + 1:]
-    return Path(os.path.relpath(path, start)).as_posix()
-
-
 def map_images(combo: dict, heads: list[int], size: int, page_dir: str) -> list[dict]:
     """The <img> of each head's map for a page in `page_dir`, `size` px square."""
     folder = combo["assets"]
-    return [{"src": rel(f"{folder}/head{h}.png", page_dir), "script": rel(f"{folder}/{MAP_SCRIPT}", page_dir),
+    return [{"src": link(f"{folder}/head{h}.png", page_dir), "script": link(f"{folder}/{MAP_SCRIPT}", page_dir),
              "key": combo["key"], "head": h, "size": size, "pixelated": size >= combo["tokens"],
              "caption": f"head {h}", "pattern": combo["patterns"].get(h, ""),
              "alt": f"attention weights of head {h}, {combo['key']}"} for h in heads]

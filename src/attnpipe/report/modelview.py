@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..store.layout import GALLERY, STILL, VIDEO, combination_file, model_view
-from .maps import map_images, rel
+from ..store.layout import GALLERY, STILL, VIDEO, combination_file, link, model_view
+from .maps import map_images
 from .templates import render
 
 MODEL_VIEW_MAP = 72  # px per head
@@ -27,15 +27,15 @@ def model_view_html(model: str, prompt: str, text: str, layers: int, combos: dic
             combo = combos[weights, prompt]
             rows.append({
                 "layer": layer, "missing": False, "weights": weights, "tokens": combo["tokens"],
-                "video": rel(combination_file(weights, prompt, VIDEO), page_dir),
-                "still": rel(combination_file(weights, prompt, STILL), page_dir), "legend": combo["legend"],
+                "video": link(combination_file(weights, prompt, VIDEO), page_dir),
+                "still": link(combination_file(weights, prompt, STILL), page_dir), "legend": combo["legend"],
                 "maps": map_images(combo, list(range(combo["heads"])), MODEL_VIEW_MAP, page_dir),
             })
     heads = max((c["heads"] for (w, p), c in combos.items()
                  if p == prompt and settings["weights"][w].get("model") == model), default=0)
     return render("model_view.html.j2", title=f"{model} · {prompt}: every layer × head", model=model,
                   prompt=prompt, text=text, heads=list(range(heads)), rows=rows,
-                  index=rel(GALLERY, page_dir))
+                  index=link(GALLERY, page_dir))
 
 
 def model_views(summary: pd.DataFrame, settings: dict) -> list[tuple[str, str]]:

@@ -13,7 +13,6 @@ Text that a spreadsheet would run as a formula (starting with = + - @, tab or CR
 leading ' (OWASP's CSV-injection advice); read_summary takes it off again.
 """
 
-import os
 import re
 from pathlib import Path
 
@@ -21,16 +20,14 @@ import numpy as np
 import pandas as pd
 
 from ..store.atomicfile import atomic_path
-from ..store.layout import STILL, VIDEO, combination_file, csv_file
+from ..store.layout import COMBINATION_CSVS, STILL, VIDEO, combination_file, csv_file, link
 from ..store.torchfile import load as read_stage
 from .templates import render
 
-# The CSVs of one combination, in pipeline order: the prompt's hidden states, then its own stages.
-COMBINATION_CSVS = ["queries", "keys", "values", "scores", "scaled_scores", "attention", "output"]
 COLUMNS = [
     "prompt", "text", "weights", "n_tokens", "d_model", "heads", "scale", "causal", "softmax",
     "max_score", "min_score", "mean_entropy", "most_attended", "video", "still",
-    "hidden_states_csv", *(f"{name}_csv" for name in COMBINATION_CSVS),
+    *(f"{name}_csv" for name in COMBINATION_CSVS),
 ]
 PROBABILITY_TOLERANCE = 1e-9
 # A cell a spreadsheet would take as a formula, after any quotes we added before (so the quoting is
@@ -88,7 +85,7 @@ def combination_row(prompt: str, text: str, weights: str, options: dict, embed_p
     scores, attention = attend["scores"]["tensor"], attend["attention"]
 
     def rel(path) -> str:
-        return Path(os.path.relpath(path, root)).as_posix()
+        return link(path, root)
 
     return {
         "prompt": prompt,
@@ -106,8 +103,9 @@ def combination_row(prompt: str, text: str, weights: str, options: dict, embed_p
         "most_attended": most_attended(attention["tensor"], attention["row_labels"], attention["column_labels"]),
         "video": rel(combination_file(weights, prompt, VIDEO)),
         "still": rel(combination_file(weights, prompt, STILL)),
+        # X is the prompt's (results/embeddings/) or, for a model's layer, the combination's own
         "hidden_states_csv": rel(csv_file(Path(embed_pt).parent.as_posix(), "hidden_states")),
-        **{f"{name}_csv": rel(combination_file(weights, prompt, f"{name}.csv")) for name in COMBINATION_CSVS},
+        **{f"{name}_csv": rel(combination_file(weights, prompt, f"{name}.csv")) for name in COMBINATION_CSVS[1:]},
     }
 
 

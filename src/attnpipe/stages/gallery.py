@@ -3,15 +3,14 @@ and results/_gallery/ (a thumbnail of each still, the maps' images and numbers, 
 Reads the stage files without torch (attnpipe.torchfile)."""
 
 import time
-from pathlib import Path
 
 from ..report.gallery import write_gallery
+from ..store.atomicfile import write_log
 
 
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
     start, cpu = time.perf_counter(), time.process_time()
     count = write_gallery(inputs["summary"], inputs["heads"], list(inputs["attend"]), outputs["page"],
                           outputs["assets"], settings)
-    # not stagefiles.write_log: that module imports torch
-    Path(log).write_text(f"gallery: {count} combinations -> {outputs['page']} in {time.perf_counter() - start:.1f} s "
-                         f"({time.process_time() - cpu:.1f} CPU s)\n", encoding="utf-8")
+    write_log(log, f"gallery: {count} combinations -> {outputs['page']} in {time.perf_counter() - start:.1f} s "
+                   f"({time.process_time() - cpu:.1f} CPU s)")

@@ -1,10 +1,10 @@
 """Rule `project`: X -> queries, keys, values, each X @ W + b, with W and b from the weights stage."""
 
 from ..numeric.projection import project
-from ..store.layout import ROLES, STAGE_TENSORS
+from ..store.layout import ROLES, TENSORS
 from ..store.stagefiles import dim_labels, read_stage, record, write_log, write_stage
 
-NAMES = dict(zip(ROLES, STAGE_TENSORS["project"], strict=True))  # query -> queries, ...
+NAMES = dict(zip(ROLES, TENSORS["project"], strict=True))  # query -> queries, ...
 
 
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:

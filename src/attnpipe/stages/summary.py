@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..report import heads_table as heads
-from ..report import summary
+from ..report import heads_table, summary
+from ..store.atomicfile import write_log
 
 
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
@@ -14,8 +14,8 @@ def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
     for weights, prompt, attend, row in summary.summary_rows(settings, list(inputs["embed"]),
                                                              list(inputs["attend"]), Path(outputs["table"]).parent):
         rows.append(row)
-        head_rows += heads.head_rows(weights, prompt, attend, settings["models"].get(weights))
+        head_rows += heads_table.head_rows(weights, prompt, attend, settings["models"].get(weights))
     summary.write_summary(pd.DataFrame(rows, columns=summary.COLUMNS), outputs["table"], outputs["page"])
-    heads.write_heads(pd.DataFrame(head_rows, columns=heads.COLUMNS), outputs["heads"])
-    Path(log).write_text(f"summary: {len(rows)} combinations -> {outputs['table']}, {len(head_rows)} heads -> "
-                         f"{outputs['heads']}\n", encoding="utf-8")  # not stagefiles.write_log: that imports torch
+    heads_table.write_heads(pd.DataFrame(head_rows, columns=heads_table.COLUMNS), outputs["heads"])
+    write_log(log, f"summary: {len(rows)} combinations -> {outputs['table']}, {len(head_rows)} heads -> "
+                   f"{outputs['heads']}")

@@ -46,3 +46,9 @@ def atomic_path(path):
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_log(path, *lines: str) -> None:
+    """A job's log: one line each (torch-free, so the summary and gallery jobs write theirs with it too)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text("".join(line + "\n" for line in lines), encoding="utf-8")

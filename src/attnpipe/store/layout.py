@@ -17,20 +17,51 @@ Paths are relative to the workflow's folder, as Snakemake names them; every func
 Each <stage>.pt sits beside one <tensor>.csv per tensor it holds (attnpipe.stagefiles).
 """
 
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
 RESULTS = "results"
 EMBEDDINGS, MODELS = "embeddings", "models"  # results/' folders that are not weight settings
 ROLES = ("query", "key", "value")
 
-# stage -> the tensors (and CSVs) its .pt file holds, in the order it writes them
-STAGE_TENSORS = {
-    "embed": ["hidden_states"],
-    "weights": [f"{kind}_{role}" for role in ROLES for kind in ("w", "b")],
-    "project": ["queries", "keys", "values"],
-    "attend": ["scores", "scaled_scores", "attention", "output", "scale_factor"],
-    "forward": ["attention_inputs"],  # + ROTARY_FORWARD_TENSORS for rotary models (CSVs only)
-    "rotate": ["queries_rotated", "keys_rotated"],
-}
-ROTARY_FORWARD_TENSORS = ["rope_cos", "rope_sin"]  # the cos and sin a rotary model's attention receives
+# Where a stage file lives: one per prompt, per weight setting, per combination, or per (model, prompt).
+PROMPT, SETTING, COMBINATION, MODEL_PROMPT = "prompt", "setting", "combination", "model_prompt"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage file: <name>.pt holding `tensors` (one CSV each, in the order written) in a `folder` of that
+    kind, written for every combination whose weight setting has the feature `needs` (settings name their
+    features: "any"; "toy" or "model"; "rotary"). `extra`: feature -> the tensors added where a setting
+    has that feature."""
+
+    name: str
+    tensors: tuple[str, ...]
+    folder: str
+    needs: str = "any"
+    extra: dict = field(default_factory=dict)
+
+    def tensors_for(self, features) -> tuple[str, ...]:
+        return self.tensors + tuple(t for feature, more in self.extra.items() if feature in features for t in more)
+
+
+# The one registry of stage files, in pipeline order. The rules' outputs (stage_files), the files a sweep
+# promises (attnpipe.config.Sweep.stage_outputs) and the pages' CSV links read it; every module under
+# attnpipe.stages gets a code version. A new stage is its module under stages/, its rule, and a line here.
+STAGES = (
+    # a model's forward pass over a prompt: the attention inputs of the layers asked for (+ cos/sin: rotary)
+    Stage("forward", ("attention_inputs",), MODEL_PROMPT, needs="model", extra={"rotary": ("rope_cos", "rope_sin")}),
+    Stage("embed", ("hidden_states",), PROMPT, needs="toy"),  # a toy prompt's X (stages.embed)
+    Stage("embed", ("hidden_states",), COMBINATION, needs="model"),  # a model layer's X (stages.layer_input)
+    Stage("weights", tuple(f"{kind}_{role}" for role in ROLES for kind in ("w", "b")), SETTING),
+    Stage("project", ("queries", "keys", "values"), COMBINATION),
+    Stage("rotate", ("queries_rotated", "keys_rotated"), COMBINATION, needs="rotary"),
+    Stage("attend", ("scores", "scaled_scores", "attention", "output", "scale_factor"), COMBINATION),
+)
+TENSORS = {stage.name: stage.tensors for stage in STAGES}  # a stage's tensors are the same in every home
+# A combination's own CSVs for a person, in pipeline order (its X first; scale_factor is a 1 x 1 record)
+COMBINATION_CSVS = ["hidden_states", "queries", "keys", "values", "scores", "scaled_scores", "attention", "output"]
 
 VIDEO, STILL, THUMBNAIL = "attention.mp4", "attention.png", "thumbnail.png"
 SUMMARY_CSV, SUMMARY_HTML, GALLERY = (f"{RESULTS}/{name}" for name in ("summary.csv", "summary.html", "index.html"))
@@ -68,10 +99,23 @@ def combination_file(weights: str, prompt: str, name: str) -> str:
     return f"{combination_dir(weights, prompt)}/{name}"
 
 
-def stage_files(directory: str, stage: str) -> dict[str, str]:
-    """A stage's outputs as the stages take them: tensors=<dir>/<stage>.pt and <name>_csv=<dir>/<name>.csv."""
+def stage_files(directory: str, stage: str, features=()) -> dict[str, str]:
+    """A stage's outputs as the stages take them: tensors=<dir>/<stage>.pt and <name>_csv=<dir>/<name>.csv,
+    with the extra tensors of `features` (a rotary model's forward: rope_cos, rope_sin)."""
+    home = next(s for s in STAGES if s.name == stage)
     return {"tensors": stage_file(directory, stage),
-            **{f"{name}_csv": csv_file(directory, name) for name in STAGE_TENSORS[stage]}}
+            **{f"{name}_csv": csv_file(directory, name) for name in home.tensors_for(features)}}
+
+
+def stage_folder(folder: str, weights: str, prompt: str, model: str | None = None) -> str:
+    """The folder of a stage file of kind `folder` for one combination (`model`: its setting's model)."""
+    if folder == PROMPT:
+        return embeddings_dir(prompt)
+    if folder == SETTING:
+        return weights_dir(weights)
+    if folder == MODEL_PROMPT:
+        return model_dir(model, prompt)
+    return combination_dir(weights, prompt)
 
 
 def map_assets(weights: str, prompt: str) -> str:
@@ -82,3 +126,12 @@ def map_assets(weights: str, prompt: str) -> str:
 def model_view(model: str, prompt: str) -> str:
     """The page of every layer x head of a model for one prompt."""
     return f"{GALLERY_ASSETS}/{MODELS}/{model}/{prompt}.html"
+
+
+def link(path, start) -> str:
+    """`path` relative to the folder `start` (both relative to the workflow folder, `start` above it or
+    beside it in results/), as a link."""
+    path, start = str(path), str(start)
+    if path.startswith(start + "/"):  # the page's own folder or below: the common case, without relpath
+        return path[len(start) + 1:]
+    return Path(os.path.relpath(path, start)).as_posix()

@@ -80,6 +80,11 @@ def _module(name: str) -> tuple[str, frozenset[str]]:
     return code, frozenset(_imports(name, tree, is_package))
 
 
+def stage_modules() -> list[str]:
+    """The modules of attnpipe.stages (one per rule), found on disk without importing them."""
+    return sorted(p.stem for p in (_root() / "stages").glob("*.py") if p.stem != "__init__")
+
+
 def code_version(module: str) -> str:
     """sha256 (16 hex digits) of `module` and the attnpipe modules it imports transitively."""
     seen: dict[str, str] = {}

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from . import torchfile
-from .atomicfile import atomic_path
+from .atomicfile import atomic_path, write_log  # noqa: F401 (the stages' log writer)
 
 
 class StageError(Exception):
@@ -41,15 +41,17 @@ def csv_rows(tensor: torch.Tensor, row_labels, column_labels, block_labels=None)
             yield [prefix + label, *map(repr, values)]
 
 
-def record(tensor: torch.Tensor, row_labels, column_labels, block_labels=None) -> dict:
-    """One labelled tensor; the labels must fit its last two dimensions (block_labels: its first, if 3-D)."""
+def record(tensor: torch.Tensor, row_labels, column_labels, block_labels=None, **facts) -> dict:
+    """One labelled tensor; the labels must fit its last two dimensions (block_labels: its first, if 3-D).
+    `facts` are fields of the record that readers take as data, never parsed from labels (attend's
+    kv_heads: the K/V head each query head reads)."""
     tensor = tensor.detach().to(torch.float64).contiguous()
     if tensor.shape[-2:] != (len(row_labels), len(column_labels)):
         raise ValueError(f"labels {len(row_labels)}x{len(column_labels)} do not fit shape {tuple(tensor.shape)}")
     rec = {"tensor": tensor, "row_labels": list(row_labels), "column_labels": list(column_labels)}
     if block_labels is not None:
         rec["block_labels"] = list(block_labels)
-    return rec
+    return {**rec, **facts}
 
 
 def check_finite(stage: str, records: dict[str, dict], masked: dict | None = None) -> None:
@@ -106,8 +108,3 @@ def _as_torch(value):
 
 def dim_labels(n: int) -> list[str]:
     return [f"d{i}" for i in range(n)]
-
-
-def write_log(path, *lines: str) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
