@@ -197,3 +197,14 @@ def test_atomic_write_leaves_old_file_whole(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["attention.csv"]
     with pytest.raises(ValueError, match="labels"):
         record(torch.ones(2, 2), ["a"], ["b", "c"])
+
+
+def test_the_one_pt_reader_reads_a_configs_bfloat16_and_parameter_files_as_torch_does(tmp_path):
+    """A weight file a config names is read by torchfile too (CRC-checked, no torch): bfloat16 widens to float32
+    exactly as torch's .float() does, an nn.Parameter saved whole is its tensor."""
+    w = torch.randn(3, 5, generator=torch.Generator().manual_seed(0)).to(torch.bfloat16)
+    torch.save(w, tmp_path / "bf16.pt")
+    torch.save(torch.nn.Parameter(w.float()), tmp_path / "param.pt")
+    expected = w.float().double().numpy()
+    assert np.array_equal(load_matrix({"file": str(tmp_path / "bf16.pt")}, 3), expected)
+    assert np.array_equal(load_matrix({"file": str(tmp_path / "param.pt")}, 3), expected)

@@ -1,8 +1,8 @@
 """Numeric arrays from files (.npy, .pt, .safetensors, .csv), with the row labels a file carries.
 
-Nothing here executes code from a file: .npy is read with allow_pickle=False, .pt with
-torch.load(weights_only=True) (tensors, plain containers and strings only), .safetensors is a JSON
-header plus raw bytes. Row labels (token labels for hidden states) come from
+Nothing here executes code from a file: .npy is read with allow_pickle=False, .pt by attnpipe.store.torchfile
+(tensors, plain containers and strings only, as torch.load(weights_only=True)), .safetensors is a JSON header
+plus raw bytes. Row labels (token labels for hidden states) come from
   .csv          the first column, when it is not numeric (attnpipe's own CSVs, pandas' to_csv)
   .pt           an attnpipe record {"tensor", "row_labels", ...}, or a stage file holding one record
   .safetensors  the header metadata "tokens": a JSON list of strings
@@ -11,7 +11,6 @@ header plus raw bytes. Row labels (token labels for hidden states) come from
 
 import csv
 import json
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..limits import FILE_BYTES_PER_VALUE, FILE_SLACK_BYTES, MAX_MAGNITUDE, MAX_VALUES
+from . import torchfile
 
 FILE_SUFFIXES = (".npy", ".pt", ".safetensors", ".csv")
 # safetensors dtypes numpy cannot hold; read through torch instead
@@ -65,8 +65,6 @@ def read_labelled_file(path, max_values: int = MAX_VALUES) -> LabelledArray:
         raise
     except Exception as exc:  # any parser failure is "unreadable", reported with the file name
         message = " ".join(str(exc).split())  # one line, whatever the parser wrote
-        if "weights_only" in message:  # torch's advice to load unsafely: never pass it on
-            message = "not a tensor file attnpipe can load safely"
         raise SpecError(f"file {path}: unreadable ({type(exc).__name__}: {message})") from None
     if arr.dtype.kind not in "iuf":
         raise SpecError(f"file {path}: expected real numbers, got dtype {arr.dtype}")
@@ -86,12 +84,10 @@ def _read_npy(path: Path):
 
 
 def _read_pt(path: Path):
-    import torch  # only when a .pt file is used: torch costs ~2 s to import
-
+    # torchfile: the one .pt reader (CRC-checked, no torch import, never runs code)
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # torch's own message suggests weights_only=False, i.e. running the file's code: never pass it on
+        obj = torchfile.read(path)
+    except torchfile.Refused:
         raise SpecError(
             f"file {path}: refused: it holds Python objects other than tensors, lists, dicts and strings "
             "(attnpipe never runs code from a file)"
@@ -101,11 +97,9 @@ def _read_pt(path: Path):
     labels = None
     if isinstance(obj, dict) and "tensor" in obj:  # an attnpipe record: {"tensor", "row_labels", ...}
         obj, labels = obj["tensor"], obj.get("row_labels")
-    if not isinstance(obj, torch.Tensor):
+    if not isinstance(obj, np.ndarray):
         raise SpecError(f"file {path}: expected a tensor, got {type(obj).__name__}")
-    if obj.is_complex() or obj.dtype == torch.bool:
-        raise SpecError(f"file {path}: expected real numbers, got dtype {obj.dtype}")
-    return obj.detach().to(torch.float64).numpy(), labels
+    return obj, labels  # read_array_file checks the dtype
 
 
 def _read_safetensors(path: Path):
