@@ -72,6 +72,21 @@ class ColourScale:
         return np.linspace(self.hi, self.lo, steps)
 
 
+
+def weights_kind(softmax: bool) -> str:
+    """How attention weights are coloured, in the video and on the pages: probabilities from 0 (softmax),
+    else the signed scaled scores diverging around 0."""
+    return "probability" if softmax else "signed"
+
+
+def weights_meaning(scale: ColourScale) -> str:
+    """What a colour bar of attention weights means, in the still's note and the pages' legend alike."""
+    if scale.kind != "probability":
+        return "diverging around 0 (weights without softmax)"
+    if scale.clipped:
+        return f"clipped: the top is the {CLIP_PERCENTILES[1]}th percentile of the weights shown (above it: brightest)"
+    return "the top is the largest weight shown"
+
 def hex_to_rgb(color: str) -> np.ndarray:
     return np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
 

@@ -4,8 +4,8 @@ import hashlib
 
 import numpy as np
 
-from ..limits import MAX_TOKENS, MAX_VALUES, MAX_WIDTH
-from ..store.arrayfiles import LabelledArray, SpecError, check_values, read_labelled_file
+from ..limits import MAX_TOKENS
+from ..store.arrayfiles import LabelledArray, SpecError, check_size, check_values, inline_array, read_labelled_file
 
 
 def fallback_vector(token: str, seed: int, dim: int) -> np.ndarray:
@@ -37,17 +37,9 @@ def load_hidden_states(spec) -> LabelledArray:
         found, what = read_labelled_file(spec["file"]), f"file {spec['file']}"
     else:
         what = "inline hidden states"
-        try:
-            found = LabelledArray(np.array(spec, dtype=np.float64), None)
-        except (TypeError, ValueError):
-            raise SpecError(f"{what}: expected rows of numbers, all of the same length") from None
+        found = LabelledArray(inline_array(spec, what), None)
     if found.values.ndim != 2 or found.values.size == 0:
         raise SpecError(f"{what}: expected a non-empty 2-D matrix (one row per token), got shape {found.values.shape}")
-    rows, width = found.values.shape
-    if rows > MAX_TOKENS or width > MAX_WIDTH or found.values.size > MAX_VALUES:
-        raise SpecError(
-            f"{what}: expected at most {MAX_TOKENS} rows (tokens), {MAX_WIDTH} columns and {MAX_VALUES:,} numbers, "
-            f"got shape {found.values.shape}"
-        )
+    check_size(found.values.shape, what, MAX_TOKENS, "tokens")
     check_values(found.values, what)
     return found

@@ -13,7 +13,7 @@ A bias (vector) spec is an inline list, {random: {seed: 1, std: 0.1}} (length = 
 import numpy as np
 
 from ..limits import MAX_VALUES, MAX_WIDTH
-from ..store.arrayfiles import SpecError, check_values, read_array_file
+from ..store.arrayfiles import SpecError, check_size, check_values, inline_array, read_array_file
 
 __all__ = ["SpecError", "load_matrix", "load_vector", "read_array_file"]
 
@@ -24,13 +24,13 @@ def load_matrix(spec, d_model: int) -> np.ndarray:
     if isinstance(spec, dict) and "random" in spec:
         opts = spec["random"]
         rows, cols = opts.get("shape", [d_model, d_model])
-        _check_size((rows, cols), "random shape")
+        check_size((rows, cols), "random shape")
         return _random((rows, cols), opts["seed"], opts.get("std", 1.0 / np.sqrt(rows)))
     if isinstance(spec, dict) and "file" in spec:
         # d_model rows of at most MAX_WIDTH columns: a bigger file is refused unread
         most = min(MAX_VALUES, max(d_model, 1) * MAX_WIDTH)
         return _checked(read_array_file(spec["file"], most), ndim=2, what=f"file {spec['file']}")
-    return _checked(_inline(spec), ndim=2, what="inline matrix")
+    return _checked(inline_array(spec), ndim=2, what="inline matrix")
 
 
 def load_vector(spec, length: int) -> np.ndarray:
@@ -43,33 +43,18 @@ def load_vector(spec, length: int) -> np.ndarray:
         if arr.ndim == 2 and 1 in arr.shape:  # a row or column, e.g. attnpipe's b_query.csv (1, d)
             arr = arr.reshape(-1)
         return _checked(arr, ndim=1, what=f"file {spec['file']}")
-    return _checked(_inline(spec), ndim=1, what="inline vector")
+    return _checked(inline_array(spec), ndim=1, what="inline vector")
 
 
 def _random(shape, seed: int, std: float) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape) * std
 
 
-def _inline(values) -> np.ndarray:
-    try:
-        return np.array(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise SpecError("expected rows of numbers, all of the same length") from None
-
-
 def _checked(arr: np.ndarray, ndim: int, what: str) -> np.ndarray:
     if arr.ndim != ndim or arr.size == 0:
         kind = "a non-empty 2-D matrix" if ndim == 2 else "a non-empty vector"
         raise SpecError(f"{what}: expected {kind}, got shape {tuple(arr.shape)}")
-    _check_size(arr.shape, what)
+    check_size(arr.shape, what)
     check_values(arr, what)
     return arr
 
-
-def _check_size(shape: tuple, what: str) -> None:
-    """At most MAX_WIDTH columns (and rows) and MAX_VALUES numbers, before anything of that size is made."""
-    if max(shape) > MAX_WIDTH or int(np.prod(shape)) > MAX_VALUES:
-        raise SpecError(
-            f"{what}: expected at most {MAX_WIDTH} rows and columns and {MAX_VALUES:,} numbers, "
-            f"got shape {tuple(shape)}"
-        )

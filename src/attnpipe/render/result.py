@@ -16,9 +16,9 @@ from dataclasses import replace
 import numpy as np
 from manim import DOWN, Group, VGroup, config
 
-from ..look.colours import CLIP_PERCENTILES, MAX_TEXT_CELLS, ColourScale
+from ..look.colours import MAX_TEXT_CELLS, ColourScale, weights_meaning
 from ..look.numbers import fmt
-from .labels import LABEL_GAP, axis_labels, digit_size, label_notes, ordinal, place_labels
+from .labels import LABEL_GAP, axis_labels, digit_size, label_notes, place_labels
 from .widgets import BAR_LABEL_BUFF, colour_bar, heatmap_image, number_grid, scale_ends
 
 MAX_CELL = 1.4  # a 3-token map is 4.2 units wide, not the whole frame
@@ -122,7 +122,7 @@ def result_panel(scene, top: float, legibility) -> Group:
     room = top - bottom
     if panel.height < room:  # small maps: centred in the room, not stuck under the caption
         panel.shift([0, -(room - panel.height) / 2, 0])
-    return Group(panel, note(scene, row_axis, col_axis, kind, scale, note_font))
+    return Group(panel, note(scene, row_axis, col_axis, scale, note_font))
 
 
 def head_title(s, head: int, count: int) -> str:
@@ -159,16 +159,10 @@ def cell_number_font(scene, values: np.ndarray, cell: float, small: float) -> fl
     return font if font >= small else None
 
 
-def note(scene, row_axis, col_axis, kind: str, scale, font: float) -> VGroup:
+def note(scene, row_axis, col_axis, scale, font: float) -> VGroup:
     """The line under the maps: what rows and columns are, what the labels leave out, what colour means."""
     parts = ["rows: queries", "columns: keys"] + label_notes(row_axis, col_axis, col_name="key")
-    if kind != "probability":
-        parts.append("colour: diverging around 0 (weights without softmax)")
-    elif scale.clipped:
-        parts.append(f"colour: 0 → the {ordinal(CLIP_PERCENTILES[1])} percentile of the weights shown "
-                     "(above it: brightest)")
-    else:
-        parts.append("colour: 0 → the largest weight shown (top of the bar)")
+    parts.append(f"colour: {weights_meaning(scale)}")
     # as many lines as it needs at its size, broken between parts
     width, lines, line = config.frame_width - 2 * MARGIN, [], []
     for part in parts:

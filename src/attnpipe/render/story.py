@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..look.colours import weights_kind
 from ..look.numbers import fmt
 from ..numeric.scaling import scale_factor
 from ..numeric.tokens import token_of
@@ -71,7 +72,7 @@ class Story:
     @property
     def weights_kind(self) -> str:
         """How the attention weights are coloured: probabilities, or (softmax: false) signed scaled scores."""
-        return "probability" if self.options["softmax"] else "signed"
+        return weights_kind(self.options["softmax"])
 
     def lookups(self) -> list[tuple[str, int]]:
         """(token, first position) per distinct token, in order: the vocab rows this prompt uses.
@@ -131,7 +132,7 @@ def read_story(paths: dict, settings: dict) -> Story:
         scale_factor=float(arr(att["scale_factor"])[0, 0]),
         output=arr(att["output"]),
         show_heads=list(settings["show_heads"]),
-        detail_heads=list(settings.get("detail_heads", settings["show_heads"][:1])),
+        detail_heads=list(settings["detail_heads"]),  # attnpipe.look.heads chose them
         unknown=set(settings["unknown_tokens"]),
         hidden_states_from=settings["hidden_states_from"], kv_of=list(att["attention"]["kv_heads"]), **rotary,
     )

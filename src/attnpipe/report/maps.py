@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..look.colours import CLIP_PERCENTILES, ColourScale, rgb_hex, text_colour_on
+from ..look.colours import ColourScale, rgb_hex, text_colour_on, weights_kind, weights_meaning
 from ..look.numbers import fmt, token_label
 from ..store.layout import link
 from .templates import macro
@@ -26,21 +26,14 @@ MAP_SCRIPT = "attention.js"
 def weights_scale(shown: np.ndarray, softmax: bool) -> ColourScale:
     """The still's colour scale (render.result): over the weights of the heads shown, probabilities from 0
     (clipped at the 99th percentile where it says so), weights without softmax diverging around 0."""
-    return ColourScale.of(shown, "probability" if softmax else "signed")
+    return ColourScale.of(shown, weights_kind(softmax))
 
 
 def scale_legend(scale: ColourScale, scheme: dict, precision: int) -> dict:
     """The colour bar as the page draws it: a CSS gradient, its end values, and what they are."""
     stops = ", ".join(rgb_hex(rgb) for rgb in scale.rgb(scale.ramp_values(9)[::-1], scheme))
-    if scale.kind != "probability":
-        meaning = "diverging around 0 (weights without softmax)"
-    elif scale.clipped:
-        meaning = (f"clipped: the top is the {CLIP_PERCENTILES[1]}th percentile of the weights shown "
-                   "(above it: brightest)")
-    else:
-        meaning = "the top is the largest weight shown"
     return {"gradient": f"linear-gradient(to right, {stops})", "lo": fmt(scale.lo, precision),
-            "hi": fmt(scale.hi, precision), "meaning": meaning, "clipped": scale.clipped}
+            "hi": fmt(scale.hi, precision), "meaning": weights_meaning(scale), "clipped": scale.clipped}
 
 
 def heatmap_tables(attention: dict, heads: list[int], scale: ColourScale, precision: int, scheme: dict) -> list[dict]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..limits import FILE_BYTES_PER_VALUE, FILE_SLACK_BYTES, MAX_MAGNITUDE, MAX_VALUES
+from ..limits import FILE_BYTES_PER_VALUE, FILE_SLACK_BYTES, MAX_MAGNITUDE, MAX_VALUES, MAX_WIDTH
 from . import torchfile
 
 FILE_SUFFIXES = (".npy", ".pt", ".safetensors", ".csv")
@@ -161,3 +161,19 @@ def check_values(arr: np.ndarray, what: str) -> None:
         raise SpecError(f"{what}: expected finite numbers, found NaN or inf")
     if arr.size and np.abs(arr).max() > MAX_MAGNITUDE:
         raise SpecError(f"{what}: expected numbers within ±{MAX_MAGNITUDE:g}, got {np.abs(arr).max():g}")
+
+
+def inline_array(values, what: str | None = None) -> np.ndarray:
+    """Numbers written in the config (rows, or a vector) as float64; one line naming `what` if they are not."""
+    try:
+        return np.array(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SpecError(f"{what + ': ' if what else ''}expected rows of numbers, all of the same length") from None
+
+
+def check_size(shape: tuple, what: str, max_rows: int = MAX_WIDTH, rows: str | None = None) -> None:
+    """The size limits of an array from the config or a file, checked before anything of that size is made: at
+    most `max_rows` rows (named `rows`, e.g. tokens), MAX_WIDTH columns and MAX_VALUES numbers."""
+    if shape[0] > max_rows or max(shape[1:], default=0) > MAX_WIDTH or int(np.prod(shape)) > MAX_VALUES:
+        limits = (f"{max_rows} rows ({rows}), {MAX_WIDTH} columns" if rows else f"{MAX_WIDTH} rows and columns")
+        raise SpecError(f"{what}: expected at most {limits} and {MAX_VALUES:,} numbers, got shape {tuple(shape)}")
