@@ -11,7 +11,7 @@ from functools import cache
 from snakemake.exceptions import WorkflowError
 
 from attnpipe import resources
-from attnpipe.config.sweep import ConfigError, ScriptSafeSettings, load_schema, load_sweep, read_yaml
+from attnpipe.config.sweep import ConfigError, load_schema, load_sweep, read_yaml
 from attnpipe.store.layout import (
     GALLERY,
     GALLERY_ASSETS,

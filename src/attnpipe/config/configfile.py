@@ -175,7 +175,7 @@ def configfiles_in(args: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m attnpipe.configfile [snakemake args]`: check the --configfile files as the workflow does.
+    """`python -m attnpipe.config.configfile [snakemake args]`: check the --configfile files as the workflow does.
     Snakemake parses them before the workflow runs, with a message that names neither file nor line
     (or a traceback, for a byte that is not UTF-8); run.sh calls this first."""
     for path in configfiles_in(argv):

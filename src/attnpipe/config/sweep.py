@@ -1,7 +1,7 @@
 """Load and check a sweep config before any job runs.
 
 Each failure is a ConfigError whose message is one line naming the key and what was expected.
-attnpipe.schema checks the structure (unknown keys, types); this module checks the numbers: vector
+attnpipe.config.schema checks the structure (unknown keys, types); this module checks the numbers: vector
 widths, matrix shapes against d_model, every token covered, heads dividing widths, weight files
 present and readable, no NaN or inf. The result is a Sweep, which also hands each Snakemake rule
 exactly the config slice it depends on.
@@ -24,6 +24,7 @@ from ..models import spec as model_spec
 from ..numeric import embedding, matrices, tokens
 from ..store import layout
 from . import configfile
+from .params import ScriptSafeSettings, canonical
 from .schema import check_structure, defaults, shown
 
 # results/embeddings/ holds the per-prompt stage, results/models/ the forward passes; the others are files
@@ -33,18 +34,6 @@ RESERVED_NAMES = {layout.EMBEDDINGS, layout.MODELS,
 PROJECTIONS = layout.ROLES
 # results/<weights>/ holds the weights stage's files beside one folder per prompt: a prompt id may not be one
 RESERVED_PROMPT_IDS = {path.rsplit("/", 1)[1] for path in layout.stage_files("", "weights").values()}
-
-
-class ScriptSafeSettings(dict):
-    """A rule's settings whose repr holds no "<". Snakemake's report shows the params of the jobs behind its
-    items as their repr, inside a <script> element and unescaped: a prompt text holding "</script>" would end
-    that element there and what follows would run. Written \\x3c, "<" is still Python's syntax for the same
-    text, so the params Snakemake compares for reruns change exactly when the settings do."""
-
-    def __repr__(self):
-        return dict.__repr__(self).replace("<", "\\x3c")
-
-    __str__ = __repr__
 
 
 @dataclass
@@ -200,7 +189,7 @@ class Sweep:
 
 
 def read_yaml(path) -> dict:
-    """Parse a YAML config file strictly (attnpipe.configfile: UTF-8, no duplicate keys, bounded size); any
+    """Parse a YAML config file strictly (attnpipe.config.configfile: UTF-8, no duplicate keys, bounded size); any
     failure is one line with the file (and line, where there is one)."""
     return configfile.read_yaml(path)
 
@@ -219,16 +208,6 @@ def load_sweep(config: dict, schema: dict) -> Sweep:
             "(put big arrays in files), got more"
         )
     return _resolve(check_structure(config, schema), schema)
-
-
-def canonical(value):
-    """`value` with every mapping's keys sorted: Snakemake compares params by repr, so `{dim: 3, seed: 0}`
-    and `{seed: 0, dim: 3}` must be the same param."""
-    if isinstance(value, dict):
-        return {key: canonical(value[key]) for key in sorted(value, key=str)}
-    if isinstance(value, list):
-        return [canonical(item) for item in value]
-    return value
 
 
 def _resolve(config: dict, schema: dict) -> Sweep:
@@ -372,7 +351,7 @@ def _resolve_prompt(i: int, entry, default_tokenizer: str, vocab: dict, fallback
     if len(toks) > MAX_TOKENS:
         raise ConfigError(f"{where}: expected at most {MAX_TOKENS} tokens, got {len(toks)} ({mode} tokenizer)")
     return Prompt(id=pid, text=text, tokenizer=mode, tokens=toks,
-                  hidden_states=canonical(_floats_one(entry.get("hidden_states"))), width=width,
+                  hidden_states=canonical(entry.get("hidden_states")), width=width,
                   model_text=plain_text)
 
 
@@ -494,7 +473,7 @@ def _resolve_weights(name: str, setting: dict, d_model: int, source: str, longes
                 f"{where}.attention.heads: expected a divisor of the {p} width {widths[p]}, got {attention['heads']}"
             )
     show_heads, detail_heads = chosen_heads(setting.get("render", {}), attention["heads"], where, ConfigError)
-    return WeightSetting(name=name, projections=_floats(projections), biases=_floats(biases), attention=attention,
+    return WeightSetting(name=name, projections=projections, biases=biases, attention=attention,
                          show_heads=show_heads, detail_heads=detail_heads)
 
 
@@ -511,14 +490,4 @@ def _load(key: str, loader, spec, size: int) -> np.ndarray:
 
 def _in_file(spec) -> str:
     return f" in file {spec['file']}" if isinstance(spec, dict) and "file" in spec else ""
-
-
-def _floats_one(spec):
-    return np.asarray(spec, dtype=np.float64).tolist() if isinstance(spec, list) else spec
-
-
-def _floats(specs: dict) -> dict:
-    """Inline numbers as floats, so `1` and `1.0` are the same setting for rerun purposes."""
-    return {k: np.asarray(v, dtype=np.float64).tolist() if isinstance(v, list) else v for k, v in specs.items()}
-
 

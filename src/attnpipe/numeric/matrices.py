@@ -6,7 +6,7 @@ A matrix spec is one of
   {random: {seed: 1, shape: [d_in, d_out], std: 0.5}}   seeded normal; shape defaults to d_model x d_model,
                                                std to 1/sqrt(d_in)
   {file: path}                                 .npy, .pt (loaded with weights_only=True), .safetensors or .csv
-                                               (attnpipe.arrayfiles)
+                                               (attnpipe.store.arrayfiles)
 A bias (vector) spec is an inline list, {random: {seed: 1, std: 0.1}} (length = the matrix's columns) or {file: path}.
 """
 

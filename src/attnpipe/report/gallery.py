@@ -1,16 +1,16 @@
 """results/index.html: the whole sweep on one static page that opens from the file system, and what it links
 in results/_gallery/: a thumbnail of each still, the maps' images and numbers, and a model view per (model,
-prompt) (attnpipe.modelview).
+prompt) (attnpipe.report.modelview).
 
 The grid: prompts (rows) x weight settings (columns). Each cell: a thumbnail of the video's last frame
 (click: the video plays in a dialog), its size and score range, the attention weights of the heads the video
-shows (attnpipe.maps: tables of numbers up to MAX_TEXT_CELLS tokens and MAX_TABLE_HEADS heads, images with
+shows (attnpipe.report.maps: tables of numbers up to MAX_TEXT_CELLS tokens and MAX_TABLE_HEADS heads, images with
 their numbers on hover beyond; coloured as the still), and links to the video, still, CSVs (and, for a
 model's layer, its model view).
 
 Everything is inline (CSS, JavaScript) or a relative link inside results/: no network, no server.
 results/_gallery/ is written whole: built in a temporary folder beside it and renamed into place. Stage
-files are read with attnpipe.torchfile (no torch).
+files are read with attnpipe.store.torchfile (no torch).
 """
 
 import re

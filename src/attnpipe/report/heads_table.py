@@ -11,7 +11,7 @@
   mean_distance          mean over queries i of Σ_j p_ij·(i - j): how far back a query looks (negative: ahead)
   pattern                the dominant one (PATTERNS), by the thresholds below; empty without softmax
 
-Numpy only: the summary job reads the stage files with attnpipe.torchfile and never imports torch.
+Numpy only: the summary job reads the stage files with attnpipe.store.torchfile and never imports torch.
 """
 
 import numpy as np

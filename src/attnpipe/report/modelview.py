@@ -1,5 +1,5 @@
 """The model view of a model for one prompt (after BertViz's): every layer of the model a row, every head a
-column, each a small map (attnpipe.maps) with its pattern from heads.csv; a layer the sweep does not read is
+column, each a small map (attnpipe.report.maps) with its pattern from heads.csv; a layer the sweep does not read is
 shown as missing. Written by the gallery job into results/_gallery/models/<model>/<prompt>.html."""
 
 from pathlib import Path

@@ -7,7 +7,7 @@ Statistics over the saved tensors (never recomputed from the config):
                         empty when the weights are not probabilities (softmax: false)
   most_attended         per head, each query token's key with the largest weight (the first on a tie):
                         "0:the→1:cat; 1:cat→1:cat", heads as "h0: …; … | h1: …"
-Stage files are read with attnpipe.torchfile (numpy, no torch: the job never imports it).
+Stage files are read with attnpipe.store.torchfile (numpy, no torch: the job never imports it).
 Paths are relative to the summary's own folder (results/), like the links of results/index.html.
 Text that a spreadsheet would run as a formula (starting with = + - @, tab or CR) is written with a
 leading ' (OWASP's CSV-injection advice); read_summary takes it off again.
@@ -81,7 +81,7 @@ def most_attended(weights: np.ndarray, row_labels: list[str], column_labels: lis
 def combination_row(prompt: str, text: str, weights: str, options: dict, embed_pt, hidden: dict, attend: dict,
                     root) -> dict:
     """One summary row from a combination's hidden states (embed.pt's record) and attend.pt (as read); its
-    links (the combination's files, attnpipe.layout) relative to `root`."""
+    links (the combination's files, attnpipe.store.layout) relative to `root`."""
     scores, attention = attend["scores"]["tensor"], attend["attention"]
 
     def rel(path) -> str:

@@ -1,6 +1,6 @@
 """Rule `gallery`: summary.csv, heads.csv, the stills and attend.pt of every combination -> results/index.html
 and results/_gallery/ (a thumbnail of each still, the maps' images and numbers, the model views).
-Reads the stage files without torch (attnpipe.torchfile)."""
+Reads the stage files without torch (attnpipe.store.torchfile)."""
 
 import time
 

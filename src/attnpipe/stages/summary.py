@@ -1,5 +1,5 @@
 """Rule `summary`: every combination's stage files -> results/summary.csv (+ summary.html for the report)
-and results/heads.csv (one row per head). Reads the stage files without torch (attnpipe.torchfile)."""
+and results/heads.csv (one row per head). Reads the stage files without torch (attnpipe.store.torchfile)."""
 
 from pathlib import Path
 

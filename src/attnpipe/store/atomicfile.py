@@ -1,6 +1,6 @@
 """Files written whole or not at all: a temporary beside the target, renamed onto it on success.
 
-Torch-free, so the render, summary and gallery jobs (which read stage files with attnpipe.torchfile) do
+Torch-free, so the render, summary and gallery jobs (which read stage files with attnpipe.store.torchfile) do
 not import torch to write their outputs."""
 
 import os

@@ -14,7 +14,7 @@ Paths are relative to the workflow's folder, as Snakemake names them; every func
                                               a thumbnail of its still, its attention maps as a PNG per head
                                               and their numbers as a script; one model view per (model,
                                               prompt) (a folder name no weight setting can take)
-Each <stage>.pt sits beside one <tensor>.csv per tensor it holds (attnpipe.stagefiles).
+Each <stage>.pt sits beside one <tensor>.csv per tensor it holds (attnpipe.store.stagefiles).
 """
 
 import os

@@ -91,7 +91,7 @@ def write_stage(records: dict[str, dict], outputs: dict, masked: dict | None = N
 
 def read_stage(pt_path) -> dict[str, dict]:
     """name -> record, as written by write_stage, with torch tensors; never executes code from the file. Read by
-    attnpipe.torchfile, the one reader of stage files: a damaged file (cut short, a changed byte) raises
+    attnpipe.store.torchfile, the one reader of stage files: a damaged file (cut short, a changed byte) raises
     torchfile.TorchFileError, one line with its path and "delete it and rerun"."""
     return _as_torch(torchfile.load(pt_path))
 

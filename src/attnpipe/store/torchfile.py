@@ -6,7 +6,7 @@ storages (archive/data/<key>). Only what write_stage saves is allowed: dicts, li
 tensors rebuilt by torch._utils._rebuild_tensor_v2; any other global stops the read, so, like
 torch.load(weights_only=True), a file never runs code. Tensors come back as numpy arrays that own their data.
 
-This is the one reader of .pt files: of stage files (load; attnpipe.stagefiles.read_stage wraps it for
+This is the one reader of .pt files: of stage files (load; attnpipe.store.stagefiles.read_stage wraps it for
 torch) and of the weight and hidden-state files a config names (read; attnpipe.store.arrayfiles). Every record
 of the archive is read whole and its CRC-32 checked, so a file cut short or with a changed byte is refused,
 with its path and the fix, everywhere it is read (torch.load checks no CRC: a changed number would be read as

@@ -2,7 +2,7 @@
 package data so a web person can edit them as HTML, CSS and JavaScript. Autoescaping is on for every
 template: a prompt's text or a weight setting's name is always HTML-escaped, never trusted.
 
-Their text counts as this package's code (attnpipe.provenance), so editing a template reruns the pages.
+Their text counts as this package's code (attnpipe.store.provenance), so editing a template reruns the pages.
 """
 
 import jinja2
