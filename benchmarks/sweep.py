@@ -3,17 +3,17 @@ and its no-op rerun against Snakemake's own floor.
 
     .venv/bin/python benchmarks/sweep.py [--prompts 30] [--weights 30] [--cores 2] [--repeats 3] [--quick]
 
-Prints, for a fresh copy of the workflow in a temporary folder: the dry run and the full numeric sweep, in
-seconds and seconds per combination (target: full sweep < 0.3 s per combination), and the no-op rerun
-against a *bare* Snakefile written from the same grid: the same DAG (rules embed per prompt, weights per
-setting, project and attend per combination, summary with heads.csv over the sweep), the same output and log
-files per job (paths from attnpipe.store.layout, log patterns read from the .smk rules), the same
-wildcard_constraints and the same profile settings bar the logger, but a `run:` that only writes empty files
-and no config, params or input functions. Both are run fully once (the two results/ must hold the same
-files), then their no-op reruns are timed alternately, so both see the same load; the target is attnpipe's
-no-op at most 1.15 x the bare one's (median of the side-by-side pairs, in wall and in CPU seconds, which
-moves less with other work on a shared machine). The old target, 1.5 x a bare `python -c "import torch,
-pandas"`, is retired (issue 20): Snakemake's own no-op on this DAG is already ~2.3 x that import.
+Prints, for a fresh copy of the workflow in a temporary folder: the dry run and the full numeric sweep, in seconds
+and seconds per combination (target: full sweep < 0.3 s per combination), and the no-op rerun against a *bare*
+Snakefile written from the same grid, as plainly as Snakemake is written: the same DAG (rules embed per prompt,
+weights per setting, project and attend per combination, summary with heads.csv over the sweep), the same output and
+log files per job (paths from attnpipe.store.layout, log patterns read from the .smk rules) as string patterns and
+expand(), `shell: "touch {output} {log}"`, the same profile settings bar the logger, and no imports, config, params,
+input functions or constraints listing the names. Both are run fully once (the two results/ must hold the same
+files), then their no-op reruns are timed alternately, so both see the same load; the target is attnpipe's no-op at
+most 1.15 x the bare one's (median of the side-by-side pairs, in wall and in CPU seconds, which moves less with
+other work on a shared machine). The old target, 1.5 x a bare `python -c "import torch, pandas"`, is retired (issue
+20): Snakemake's own no-op on this DAG is already ~2.3 x that import.
 `--quick` is a 5 x 5 grid, to check the script itself in a minute.
 
 Where attnpipe's extra time over the bare Snakefile goes (cProfile, 30 x 30): making the jobs (Snakemake inspects
@@ -73,41 +73,38 @@ def rule_log(rule: str) -> str:
 
 
 def bare_snakefile(prompts: list[str], weights: list[str]) -> str:
-    """A Snakefile with attnpipe's numeric DAG for these names, doing no work but writing empty files."""
-    combinations = [(w, p) for w in weights for p in prompts]  # weight settings outermost, as attnpipe's
+    """A plain Snakefile with attnpipe's numeric DAG for these names, doing no work but touching its files: string
+    path patterns and expand(), `shell: "touch {output} {log}"` rules with the same outputs and log files, no
+    imports, no input functions, no params, no constraint listing the names. Snakemake's own floor."""
 
-    def outputs(directory: str, stage: str) -> str:
-        return "".join(f"        {name}={path!r},\n" for name, path in layout.stage_files(directory, stage).items())
+    def patterns(directory: str, stage: str) -> list[str]:
+        return list(layout.stage_files(directory, stage).values())
 
-    def names(items: list[str]) -> str:
-        return "|".join(map(re.escape, items))
+    def rule(name: str, outputs: list[str], inputs: str = "") -> str:
+        listed = "".join(f"        {path!r},\n" for path in outputs)
+        return (f"rule {name}:\n{inputs}    output:\n{listed}    log:\n        {rule_log(name)!r},\n"
+                f"    shell:\n        'touch {{output}} {{log}}'\n\n\n")
 
-    def rule(name: str, output: str, inputs: str = "") -> str:
-        return (f"rule {name}:\n{inputs}    output:\n{output}    log:\n        {rule_log(name)!r},\n"
-                f"    threads: 1\n    run:\n        write_empty(output, log)\n\n\n")
-
-    stage_files, stage_file = layout.stage_files, layout.stage_file
-    attend = [stage_file(layout.combination_dir(w, p), "attend") for w, p in combinations]
-    embed = [stage_file(layout.embeddings_dir(p), "embed") for _, p in combinations]
-    numeric = [path for p in prompts for path in stage_files(layout.embeddings_dir(p), "embed").values()]
-    numeric += [path for w in weights for path in stage_files(layout.weights_dir(w), "weights").values()]
-    numeric += [path for w, p in combinations for stage in ("project", "attend")
-                for path in stage_files(layout.combination_dir(w, p), stage).values()]
-    numeric += [layout.SUMMARY_CSV, layout.HEADS_CSV]
+    stage_file = layout.stage_file
+    summary = list(SUMMARY_OUTPUTS.values())
+    numeric = [*patterns(PROMPT, "embed"), *patterns(SETTING, "weights"), *patterns(COMBINATION, "project"),
+               *patterns(COMBINATION, "attend")]
     return (
         "# Written by benchmarks/sweep.py: attnpipe's numeric DAG with no work, for Snakemake's own no-op floor.\n"
-        f"wildcard_constraints:\n    prompt={names(prompts)!r},\n    weights={names(weights)!r},\n\n\n"
-        "def write_empty(output, log):\n    for path in [*output, *log]:\n        open(path, 'w').close()\n\n\n"
-        f"rule numeric:\n    input:\n        {numeric!r},\n\n\n"
-        + rule("embed", outputs(PROMPT, "embed"))
-        + rule("weights", outputs(SETTING, "weights"))
-        + rule("project", outputs(COMBINATION, "project"),
-               f"    input:\n        embed={stage_file(PROMPT, 'embed')!r},\n"
-               f"        weights={stage_file(SETTING, 'weights')!r},\n")
-        + rule("attend", outputs(COMBINATION, "attend"),
-               f"    input:\n        project={stage_file(COMBINATION, 'project')!r},\n")
-        + rule("summary", "".join(f"        {k}={v!r},\n" for k, v in SUMMARY_OUTPUTS.items()),
-               f"    input:\n        embed={embed!r},\n        attend={attend!r},\n")
+        f"PROMPTS = {prompts!r}\nWEIGHTS = {weights!r}\n\n"
+        # the names are path components: a wildcard takes no "/" (Snakemake's own default takes any)
+        "wildcard_constraints:\n    prompt='[^/]+',\n    weights='[^/]+',\n\n\n"
+        f"rule numeric:\n    input:\n        expand({numeric!r}, prompt=PROMPTS, weights=WEIGHTS),\n"
+        f"        {summary[0]!r},\n        {summary[2]!r},\n\n\n"
+        + rule("embed", patterns(PROMPT, "embed"))
+        + rule("weights", patterns(SETTING, "weights"))
+        + rule("project", patterns(COMBINATION, "project"),
+               f"    input:\n        {stage_file(PROMPT, 'embed')!r},\n        {stage_file(SETTING, 'weights')!r},\n")
+        + rule("attend", patterns(COMBINATION, "attend"),
+               f"    input:\n        {stage_file(COMBINATION, 'project')!r},\n")
+        + rule("summary", summary,
+               f"    input:\n        expand({stage_file(PROMPT, 'embed')!r}, prompt=PROMPTS),\n"
+               f"        expand({stage_file(COMBINATION, 'attend')!r}, prompt=PROMPTS, weights=WEIGHTS),\n")
     )
 
 

@@ -18,7 +18,6 @@ import pytest
 import yaml
 
 from attnpipe.look.numbers import fmt
-from attnpipe.numeric.tokens import derive_id
 
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOW_PARTS = ["Snakefile", "config", "workflow", "profiles", "src"]
@@ -87,9 +86,11 @@ def write_config(workdir: Path, config: dict) -> None:
 
 
 def combinations(workdir):
-    cfg = read_config(workdir)
-    prompts = [derive_id(p) if isinstance(p, str) else p.get("id") or derive_id(p["text"]) for p in cfg["prompts"]]
-    return [(w, p) for w in cfg["weights"] for p in prompts]
+    """The sweep's (weights, prompt) pairs, as the workflow makes them: attnpipe's own Sweep of the copy's config."""
+    from attnpipe.config.sweep import load_schema, load_sweep
+
+    schema = load_schema(workdir / "workflow/schemas/config.schema.yaml")
+    return load_sweep(read_config(workdir), schema).combinations()
 
 
 def snapshot(folder: Path) -> dict:

@@ -2,12 +2,14 @@
 # input/param functions the rules call. Bad input stops here with one line naming the key.
 import gc
 import importlib
+import inspect
 import os
 import re
 import sys
 import traceback
 from functools import cache
 
+from snakemake.common import overwrite_function_params
 from snakemake.exceptions import WorkflowError
 
 from attnpipe import resources
@@ -29,7 +31,8 @@ from attnpipe.store.layout import (
 )
 from attnpipe.models.spec import ModelSetting
 from attnpipe.render.server import switch as render_server_switch
-from attnpipe.store.provenance import code_version, stage_modules
+from attnpipe.numeric.tokens import SAFE_ID_PATTERN
+from attnpipe.store.provenance import code_versions, stage_modules
 
 # Snakemake's DAG of a big sweep is ~300,000 objects that live to the end; at Python's default threshold
 # (a collection every 700 allocations) the cycle collector ran ~1,000 times over them: 1.0 of 8.7 CPU s of
@@ -95,15 +98,25 @@ def one_of(names):
     return "|".join(map(re.escape, names)) or "(?!)"
 
 
+# Every name is a path component the config check allowed (attnpipe.numeric.tokens.SAFE_ID): the constraints
+# say so, and only the rules that share an output pattern list their settings (weights vs model_weights,
+# embed vs layer_input, forward vs forward_rotary). Listing every prompt here made each match of a path
+# scan an alternation of all of them: quadratic in a big sweep (issue 24).
 wildcard_constraints:
-    prompt=one_of(PROMPTS),
-    weights=one_of(WEIGHTS),
-    model=one_of(MODELS),
+    prompt=SAFE_ID_PATTERN,
+    weights=SAFE_ID_PATTERN,
+    model=SAFE_ID_PATTERN,
 
 
 # A stage's code version covers its module and every attnpipe module it imports (each module of
-# attnpipe.stages has one: a new stage needs no entry here).
-CODE = {stage: code_version(f"attnpipe.stages.{stage}") for stage in stage_modules()}
+# attnpipe.stages has one: a new stage needs no entry here). Kept in .snakemake/ with the files' times and
+# sizes, so a run that changed no library file does not parse the library again.
+CODE = {
+    name.rsplit(".", 1)[1]: version
+    for name, version in code_versions(
+        [f"attnpipe.stages.{stage}" for stage in stage_modules()], ".snakemake/attnpipe/code-versions.json"
+    ).items()
+}
 
 # The rules' path patterns (attnpipe.store.layout: the one place for stage names, tensor names and paths).
 PROMPT_EMBEDDINGS = embeddings_dir("{prompt}")
@@ -292,3 +305,9 @@ def get_attend_inputs(wildcards):
     if wildcards.weights in ROTARY_SETTINGS:
         inputs["rotate"] = stage_file(folder, "rotate")
     return inputs
+
+
+# Snakemake reads each input, params and resources function's signature (inspect.signature) again for every
+# job: ~6,600 times in a 30 x 30 no-op. Read once here, at load; it is what Snakemake would read.
+for _function in [f for name, f in list(globals().items()) if name.startswith("get_") and inspect.isfunction(f)]:
+    overwrite_function_params(_function, inspect.signature(_function).parameters)

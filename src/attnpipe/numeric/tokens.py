@@ -7,7 +7,8 @@ import unicodedata
 TOKENIZERS = ("characters", "words")
 
 # Ids become path components and Snakemake wildcards: ASCII, no separators, no leading dot.
-SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+SAFE_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # also the workflow's wildcard constraint for every name
+SAFE_ID = re.compile(f"^{SAFE_ID_PATTERN}$")
 
 
 def tokenize(text: str, mode: str) -> list[str]:

@@ -10,8 +10,12 @@ what a stage computes or writes marks that stage's outputs, and so everything be
 import ast
 import hashlib
 import importlib.util
+import json
+import os
 from functools import cache
 from pathlib import Path
+
+from .atomicfile import atomic_path
 
 PACKAGE = "attnpipe"
 
@@ -67,17 +71,18 @@ def _imports(module: str, tree: ast.Module, is_package: bool) -> set[str]:
 
 
 @cache  # the stages share most modules: each is read and parsed once per process, not once per stage
-def _module(name: str) -> tuple[str, frozenset[str]]:
-    """(what counts as `name`'s code, the attnpipe modules it imports); ("", none) for a name that is not a
-    module (a name imported from a module)."""
+def _module(name: str) -> tuple[str, frozenset[str], tuple[str, ...]]:
+    """(what counts as `name`'s code, the attnpipe modules it imports, the files it was read from); ("", none,
+    none) for a name that is not a module (a name imported from a module)."""
     found = _source(name)
     if found is None:
-        return "", frozenset()
+        return "", frozenset(), ()
     origin, text = found
     tree = ast.parse(text)
     is_package = origin.endswith("__init__.py")
     code = ast.dump(tree) + (_package_data(origin) if is_package else "")
-    return code, frozenset(_imports(name, tree, is_package))
+    data = [str(p) for p in Path(origin).parent.iterdir() if p.is_file() and p.suffix != ".py"] if is_package else []
+    return code, frozenset(_imports(name, tree, is_package)), (origin, *sorted(data))
 
 
 def stage_modules() -> list[str]:
@@ -85,17 +90,63 @@ def stage_modules() -> list[str]:
     return sorted(p.stem for p in (_root() / "stages").glob("*.py") if p.stem != "__init__")
 
 
-def code_version(module: str) -> str:
-    """sha256 (16 hex digits) of `module` and the attnpipe modules it imports transitively."""
+def _version(module: str) -> tuple[str, list[str]]:
+    """(sha256 (16 hex digits) of `module` and the attnpipe modules it imports transitively, their files)."""
     seen: dict[str, str] = {}
+    files: list[str] = []
     todo = [module]
     while todo:
         name = todo.pop()
         if name in seen:
             continue
-        seen[name], imports = _module(name)
+        seen[name], imports, found = _module(name)
+        files += found
         todo.extend(imports)
     digest = hashlib.sha256()
     for name in sorted(seen):
         digest.update(f"{name}\0{seen[name]}\0".encode())
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()[:16], sorted(files)
+
+
+def code_version(module: str) -> str:
+    """sha256 (16 hex digits) of `module` and the attnpipe modules it imports transitively."""
+    return _version(module)[0]
+
+
+def _stamp(path: str) -> list[int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return [stat.st_mtime_ns, stat.st_size]
+
+
+def code_versions(modules: list[str], cache_file: str | None = None) -> dict[str, str]:
+    """module -> code_version(module). With `cache_file` (JSON, written whole), a version computed before is
+    reused while each file it was computed from has the modification time and size it had then: a run that
+    changed no library file stats ~60 files instead of parsing them (a no-op's cost, issue 24). Any change,
+    even to an older time (a file copied with its time kept), recomputes that stage's version."""
+    cached = _read_json(cache_file)
+    versions, changed = {}, False
+    for module in modules:
+        entry = cached.get(module)
+        if isinstance(entry, dict) and isinstance(entry.get("files"), dict) and entry["files"] and \
+                all(_stamp(path) == stamp for path, stamp in entry["files"].items()):
+            versions[module] = entry["version"]
+            continue
+        version, files = _version(module)
+        cached[module] = {"version": version, "files": {path: _stamp(path) for path in files}}
+        versions[module], changed = version, True
+    if changed and cache_file:
+        Path(cache_file).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(cache_file) as tmp:
+            Path(tmp).write_text(json.dumps(cached), encoding="utf-8")
+    return versions
+
+
+def _read_json(path: str | None) -> dict:
+    try:
+        found = json.loads(Path(path).read_text(encoding="utf-8")) if path else {}
+    except (OSError, ValueError):  # none yet, or damaged: computed afresh
+        return {}
+    return found if isinstance(found, dict) else {}
