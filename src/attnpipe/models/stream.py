@@ -24,9 +24,8 @@ from torch import nn
 
 from .weightfiles import WeightFileError, WeightFiles
 
-# the attention module of layer l (its forward pre-hook sees exactly what attention reads), per family
-ATTENTION = {"bert": lambda m, l: m.encoder.layer[l].attention.self, "gpt2": lambda m, l: m.h[l].attn,
-             "llama": lambda m, l: m.layers[l].self_attn}
+# the attention module of a layer (its forward pre-hook sees exactly what attention reads), per family
+ATTENTION = {"bert": "encoder.layer.{}.attention.self", "gpt2": "h.{}.attn", "llama": "layers.{}.self_attn"}
 # Checkpoint names a module's parameters may have besides their own: older BERT files name LayerNorm's
 # weight and bias gamma and beta (transformers reads them so too).
 LEGACY = {".weight": ".gamma", ".bias": ".beta"}
@@ -195,8 +194,8 @@ def forward(folder, family: str, encoded: dict, layers: list[int]) -> dict:
         return catch
 
     hooks = stream_weights(model, source)
-    hooks += [ATTENTION[family](model, layer).register_forward_pre_hook(catcher(layer), with_kwargs=True)
-              for layer in sorted(set(layers))]
+    hooks += [model.get_submodule(ATTENTION[family].format(layer)).register_forward_pre_hook(
+        catcher(layer), with_kwargs=True) for layer in sorted(set(layers))]
     try:
         with torch.no_grad():
             model(**encoded, use_cache=False)
@@ -215,8 +214,8 @@ def attention_weights(folder, family: str, layer: int) -> dict:
     """The Q, K, V projections of one attention layer, nothing else read: role -> (W (d_model, d_out) for
     y = x @ W + b, b (d_out,) or None)."""
     model, source = skeleton(Path(folder))
-    attention = ATTENTION[family](model, layer)
-    prefix = next(name for name, module in model.named_modules() if module is attention)
+    prefix = ATTENTION[family].format(layer)
+    attention = model.get_submodule(prefix)
     if family == "gpt2":  # Conv1D: weight is already (d_in, d_out), Q, K and V fused along the last axis
         load_module(attention.c_attn, source, f"{prefix}.c_attn")
         w, b = attention.c_attn.weight.detach(), attention.c_attn.bias.detach()
