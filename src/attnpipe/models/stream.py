@@ -42,19 +42,19 @@ class Source:
 
     def __init__(self, folder, prefix: str):
         self.files = WeightFiles(folder)
-        self.prefix = prefix
+        # the model's prefix first where the folder's names have it (a missing tensor is named as they name it)
+        prefixed = any(name.startswith(f"{prefix}.") for name in self.files.names())
+        self.prefixes = [f"{prefix}.", ""] if prefixed else ["", f"{prefix}."]
 
     def key(self, name: str) -> str:
-        stem, dot, last = name.rpartition(".")
-        candidates = [name, f"{self.prefix}.{name}"]
-        if "." + last in LEGACY:
-            old = stem + LEGACY["." + last]
-            candidates += [old, f"{self.prefix}.{old}"]
+        stem, _, last = name.rpartition(".")
+        names = [name] + ([stem + LEGACY["." + last]] if "." + last in LEGACY else [])
+        candidates = [prefix + n for n in names for prefix in self.prefixes]
         for key in candidates:
             if self.files.find(key):
                 return key
-        raise WeightFileError(f"{self.files.where}: no tensor {name!r} (nor {self.prefix}.{name}); expected every "
-                              "weight of the layers the forward runs")
+        self.files.entry(candidates[0])  # raises: no such tensor, one line naming the files
+        raise AssertionError(candidates[0])
 
     def read(self, name: str, rows=None) -> torch.Tensor:
         """The tensor as a float32 copy; rows: only these rows (a sorted list of ints)."""
