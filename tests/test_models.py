@@ -66,16 +66,19 @@ def tokenizer():
                                                 bos_token="<|endoftext|>")
 
 
-def build_model(name: str, folder, tok) -> None:
-    class_name, sizes = MODELS[name]
-    sizes = sizes if name == "gpt2" else {**LLAMA_SIZES, **sizes}
-    config = getattr(transformers, class_name)(vocab_size=len(tok), **sizes)
+def build_model(name: str, folder, tok, dtype=torch.float32, config=None, **save_options) -> None:
+    """A random model saved with save_pretrained in `dtype` (save_options: e.g. max_shard_size); config: its
+    transformers config, by default MODELS[name]'s."""
+    if config is None:
+        class_name, sizes = MODELS[name]
+        sizes = sizes if name == "gpt2" else {**LLAMA_SIZES, **sizes}
+        config = getattr(transformers, class_name)(vocab_size=len(tok), **sizes)
     torch.manual_seed(len(name))
     model = transformers.AutoModel.from_config(config)
     with torch.no_grad():  # random everything, biases included (they start at zero)
         for param in model.parameters():
             param.normal_(0.0, 0.3)
-    model.save_pretrained(folder)
+    model.to(dtype).save_pretrained(folder, **save_options)
     tok.save_pretrained(folder)
 
 
@@ -95,11 +98,16 @@ def built(tmp_path_factory):
 
 def reference(folder, family: str, text: str):
     """The model's own tokens, attention weights per layer (h, T, T) and per-head context per layer (T, h*d_head),
-    the input of the attention's output projection (c_proj / o_proj), caught with forward pre-hooks."""
-    model = transformers.AutoModel.from_pretrained(folder, attn_implementation="eager", local_files_only=True).eval()
+    the input of the attention's output projection (c_proj / o_proj / BERT's output dense), caught with forward
+    pre-hooks. The whole model in float32 (bf16 and f16 weights upcast)."""
+    model = transformers.AutoModel.from_pretrained(folder, attn_implementation="eager", local_files_only=True,
+                                                   dtype=torch.float32).eval()
     tok = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    layers = model.h if family == "gpt2" else model.layers
-    outputs = [layer.attn.c_proj if family == "gpt2" else layer.self_attn.o_proj for layer in layers]
+    if family == "bert":
+        outputs = [layer.attention.output.dense for layer in model.encoder.layer]
+    else:
+        layers = model.h if family == "gpt2" else model.layers
+        outputs = [layer.attn.c_proj if family == "gpt2" else layer.self_attn.o_proj for layer in layers]
     context = {}
     hooks = [out.register_forward_pre_hook(lambda m, args, i=i: context.__setitem__(i, args[0][0].clone()))
              for i, out in enumerate(outputs)]
@@ -122,7 +130,9 @@ def test_every_head_of_two_layers_equals_the_model(built, name):
         labels = [f"{i}:{t}" for i, t in enumerate(tokens)]
         assert "Ġcat" in tokens or "Ġsnow" in tokens or "Ġsnowman" in tokens  # as the tokenizer writes them
         forward = torch.load(built / f"results/models/{name}/{prompt_id}/forward.pt", weights_only=True)
-        assert forward["attention_inputs"]["tensor"].shape == (3, len(tokens), 32)
+        asked = SETTINGS[name]["layers"]  # the forward keeps the layers asked for, no others
+        assert forward["attention_inputs"]["tensor"].shape == (len(asked), len(tokens), 32)
+        assert forward["attention_inputs"]["block_labels"] == [f"layer{layer}" for layer in asked]
         for layer in SETTINGS[name]["layers"]:
             run = built / f"results/{name}-layer{layer}/{prompt_id}"
             x = pd.read_csv(run / "hidden_states.csv", index_col=0)
@@ -165,12 +175,14 @@ def test_summary_lists_every_combination_with_its_video(built):
     assert set(summary["d_model"]) == {"32"}
 
 
-def test_model_jobs_ask_for_memory_by_the_weights_size(built, monkeypatch):
-    """A cluster job that loads a model declares its memory from the weights' float32 size, read from the
-    .safetensors header without loading it: a bigger model asks for more, so it is not killed."""
+def test_model_jobs_ask_for_memory_by_one_layers_size(built, monkeypatch):
+    """A cluster job that runs a model declares its memory from its biggest layer's float32 size (the forward
+    streams the model: it holds one layer's weights at most), read from the .safetensors header without
+    loading it, and its time from the whole model's."""
     from safetensors import safe_open
 
     from attnpipe.config.sweep import load_schema, load_sweep
+    from attnpipe.resources import model_request
 
     monkeypatch.chdir(built)  # the models' paths are relative to the workflow
     sweep = load_sweep(read_config(built), load_schema(built / "workflow/schemas/config.schema.yaml"))
@@ -181,12 +193,18 @@ def test_model_jobs_ask_for_memory_by_the_weights_size(built, monkeypatch):
         if "resources:" in line and rule in ("forward", "forward_rotary", "model_weights"):
             declared.setdefault(rule, set()).add(int(line.split("mem_mb=")[1].split(",")[0]))
     for name in MODELS:
+        layers = {}
         with safe_open(built / f"hf/{name}/model.safetensors", framework="pt") as fh:
             numbers = sum(fh.get_tensor(key).numel() for key in fh.keys())
+            for key in fh.keys():
+                match = re.match(r"(?:layers|h)\.(\d+)\.", key)  # saved from the base model: no prefix
+                if match:
+                    layers[match.group(1)] = layers.get(match.group(1), 0) + fh.get_tensor(key).numel()
         model = sweep.models[name]
         assert model.float32_mb() == numbers * 4 / 2**20
+        assert model.layer_float32_mb() == max(layers.values()) * 4 / 2**20 < model.float32_mb() / 3
         rule = "forward_rotary" if model.rope else "forward"
-        assert round(1000 + 3 * model.float32_mb(), -2) in declared[rule]
+        assert model_request(model.layer_float32_mb(), model.float32_mb())["mem_mb"] in declared[rule]
     assert declared.keys() == {"forward", "forward_rotary", "model_weights"}
 
 
@@ -263,13 +281,16 @@ def test_adding_a_prompt_runs_one_forward_per_model_and_its_combinations(built_m
     assert planned_jobs(built_models, "numeric") == expected
 
 
-def test_changing_a_layer_list_runs_only_the_added_settings(built_models):
+def test_changing_a_layer_list_reruns_that_models_forward_and_the_added_settings(built_models):
     write_config(built_models, {"models": {n: {"path": f"hf/{n}"} for n in MODELS},
                                 "weights": {**SETTINGS, "gpt2": {"model": "gpt2", "layers": [0, 1, 2]}},
                                 "prompts": PROMPTS})
+    # forward.pt holds the layers asked for: gpt2's forward reruns, and what reads it; no other model's
     expected = {job("model_weights", weights="gpt2-layer1")}
     for prompt in ("the-cat-sat-on-the-mat", "a-snowman-sat-in-the-snow"):
-        expected |= combination_jobs("gpt2-layer1", prompt, rotary=False)
+        expected.add(job("forward", model="gpt2", prompt=prompt))
+        for layer in (0, 1, 2):
+            expected |= combination_jobs(f"gpt2-layer{layer}", prompt, rotary=False)
     assert planned_jobs(built_models, "numeric") == expected
 
 

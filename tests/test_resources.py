@@ -1,5 +1,5 @@
 """What a job asks a cluster for (attnpipe.resources), as properties: a request grows with what the job does
-(tokens, heads walked through, a model's size), stays above the peaks benchmarks/resources.py measured (with
+(tokens, heads walked through, a model layer's size), stays above the peaks benchmarks/resources.py measured (with
 room for the SLURM job's own Snakemake process), and is a whole number of MB and minutes that SLURM takes."""
 
 import pytest
@@ -38,14 +38,19 @@ def test_a_render_request_grows_with_tokens_heads_and_the_rotation_and_publish_a
         assert publish["mem_mb"] > preview["mem_mb"] and publish["runtime"] > preview["runtime"]
 
 
-def test_a_model_request_grows_with_the_model():
-    sizes = [model_request(mb) for mb in (1.0, 87.0, 1_000.0, 26_000.0)]  # float32 MB: up to a 7B model
-    for a, b in zip(sizes, sizes[1:]):
-        assert a["mem_mb"] <= b["mem_mb"] and a["runtime"] <= b["runtime"]
-    assert sizes[-1]["mem_mb"] > sizes[0]["mem_mb"]
-    assert model_request(87.0)["mem_mb"] >= 662 + SNAKEMAKE_MB  # MiniLM's forward job peaked at 662 MB
+def test_a_model_request_follows_one_layer_not_the_model():
+    """The forward streams the model: its memory follows the biggest layer (float32 MB), its time the whole model."""
+    layers = [model_request(mb, 30_600.0) for mb in (1.0, 6.8, 832.0, 3_400.0)]
+    for a, b in zip(layers, layers[1:]):
+        assert a["mem_mb"] <= b["mem_mb"]
+    assert layers[-1]["mem_mb"] > layers[0]["mem_mb"]
+    models = [model_request(832.0, mb) for mb in (1_000.0, 30_600.0, 280_000.0)]
+    assert len({m["mem_mb"] for m in models}) == 1  # one layer held, whatever the depth
+    assert models[0]["runtime"] <= models[1]["runtime"] < models[2]["runtime"]
+    assert model_request(6.8, 87.0)["mem_mb"] >= 662 + SNAKEMAKE_MB  # MiniLM's forward job peaked at 662 MB
+    assert model_request(832.0, 30_600.0)["mem_mb"] <= 3 * 1024  # Llama-3-8B's layer: the 3 GiB the issue sets
 
 
 def test_requests_are_whole_numbers():
-    for request in (NUMERIC, model_request(1234.5), render_request(7, 3, True, "publish")):
+    for request in (NUMERIC, model_request(123.4, 1234.5), render_request(7, 3, True, "publish")):
         assert all(isinstance(v, int) and v > 0 for v in request.values())

@@ -131,8 +131,9 @@ WILDCARD_NAMES = {"weights": "weight setting", "prompt": "prompt", "model": "mod
 def run_stage(stage, input, output, params, log, wildcards=None):
     """The body of every numeric rule: hand plain paths and the settings to attnpipe.stages.<stage>.
     A stage that computed NaN/inf stops with one line naming the combination (the stage knows no names), one
-    that read a damaged stage file with one line naming the file; any other failure leaves its traceback in
-    the job's log, where Snakemake points (a `run:` job's exception reaches only the terminal)."""
+    that read a damaged stage file or model weight file with one line naming the file; any other failure leaves
+    its traceback in the job's log, where Snakemake points (a `run:` job's exception reaches only the terminal)."""
+    from attnpipe.models.weightfiles import WeightFileError  # torch-free
     from attnpipe.store.torchfile import TorchFileError  # torch-free
 
     stage_module = importlib.import_module(f"attnpipe.stages.{stage}")
@@ -143,7 +144,7 @@ def run_stage(stage, input, output, params, log, wildcards=None):
         # stagefiles imports torch: only once a stage failed (so the summary and gallery jobs never do)
         from attnpipe.store.stagefiles import StageError, write_log
 
-        if not isinstance(err, (StageError, TorchFileError)):
+        if not isinstance(err, (StageError, TorchFileError, WeightFileError)):
             write_log(log[0], traceback.format_exc())
             raise
         names = "".join(f"{WILDCARD_NAMES[k]} {v!r}, " for k, v in (wildcards or {}).items())
@@ -159,7 +160,8 @@ NUMERIC_RESOURCES = resources.NUMERIC
 
 @cache  # asked twice for every model job (mem_mb, runtime): read the weights' headers once per model
 def model_resources(model):
-    return resources.model_request(SWEEP.models[model].float32_mb())
+    found = SWEEP.models[model]
+    return resources.model_request(found.layer_float32_mb(), found.float32_mb())
 
 
 def model_of(wildcards):
