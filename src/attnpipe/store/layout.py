@@ -34,13 +34,14 @@ class Stage:
     """A stage file: <name>.pt holding `tensors` (one CSV each, in the order written) in a `folder` of that
     kind, written for every combination whose weight setting has the feature `needs` (settings name their
     features: "any"; "toy" or "model"; "rotary"). `extra`: feature -> the tensors added where a setting
-    has that feature."""
+    has that feature. `unlinked`: tensors the pages do not link (a 1 x 1 record)."""
 
     name: str
     tensors: tuple[str, ...]
     folder: str
     needs: str = "any"
     extra: dict = field(default_factory=dict)
+    unlinked: tuple[str, ...] = ()
 
     def tensors_for(self, features) -> tuple[str, ...]:
         return self.tensors + tuple(t for feature, more in self.extra.items() if feature in features for t in more)
@@ -57,11 +58,14 @@ STAGES = (
     Stage("weights", tuple(f"{kind}_{role}" for role in ROLES for kind in ("w", "b")), SETTING),
     Stage("project", ("queries", "keys", "values"), COMBINATION),
     Stage("rotate", ("queries_rotated", "keys_rotated"), COMBINATION, needs="rotary"),
-    Stage("attend", ("scores", "scaled_scores", "attention", "output", "scale_factor"), COMBINATION),
+    Stage("attend", ("scores", "scaled_scores", "attention", "output", "scale_factor"), COMBINATION,
+          unlinked=("scale_factor",)),
 )
 TENSORS = {stage.name: stage.tensors for stage in STAGES}  # a stage's tensors are the same in every home
-# A combination's own CSVs for a person, in pipeline order (its X first; scale_factor is a 1 x 1 record)
-COMBINATION_CSVS = ["hidden_states", "queries", "keys", "values", "scores", "scaled_scores", "attention", "output"]
+# The CSVs the summary and the gallery link for every combination, in pipeline order: its X (the prompt's, or
+# a model layer's own), then the tensors of the stages every combination has
+COMBINATION_CSVS = ["hidden_states", *(name for stage in STAGES if stage.folder == COMBINATION and stage.needs == "any"
+                                       for name in stage.tensors if name not in stage.unlinked)]
 
 VIDEO, STILL, THUMBNAIL = "attention.mp4", "attention.png", "thumbnail.png"
 SUMMARY_CSV, SUMMARY_HTML, GALLERY = (f"{RESULTS}/{name}" for name in ("summary.csv", "summary.html", "index.html"))
