@@ -21,6 +21,7 @@ from . import configfile, embedding, layout, matrices, tokens
 from .errors import ConfigError
 from .limits import MAX_CONFIG_VALUES, MAX_HEADS, MAX_ID, MAX_TEXT, MAX_TOKENS, MAX_VALUES, MAX_WIDTH
 from .models import spec as model_spec
+from .provenance import model_version
 from .render.heads import chosen_heads
 from .schema import check_structure, defaults, shown
 
@@ -119,14 +120,16 @@ class Sweep:
     # real models: what each rule reads from the model folder (its files are the rule's inputs)
     def forward_settings(self, model_name: str, prompt_id: str) -> dict:
         model = self.models[model_name]
-        return {"path": model.path, "family": model.family, "text": self.prompts[prompt_id].model_text}
+        return {"path": model.path, "family": model.family, "text": self.prompts[prompt_id].model_text,
+                **model_version(model)}
 
     def layer_settings(self, weights: str) -> dict:
         return {"layer": self.weights[weights].layer}
 
     def model_weight_settings(self, weights: str) -> dict:
         setting = self.weights[weights]
-        return {"path": setting.model.path, "family": setting.model.family, "layer": setting.layer}
+        return {"path": setting.model.path, "family": setting.model.family, "layer": setting.layer,
+                **model_version(setting.model)}
 
     def render_settings(self, weights: str, prompt_id: str) -> dict:
         """The render options plus what the video names and explains: prompt text, attention options,
