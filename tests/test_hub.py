@@ -190,7 +190,7 @@ def test_fetch_then_offline_then_another_revision(hub, tmp_path):
     snakemake(workdir, "numeric", "--cores", "2", check=True, env=hub_env(hub.url, cache))
 
     record = json.loads((workdir / "results/models/m/_hub.json").read_text())
-    assert (record["repo"], record["revision"], record["commit"]) == (REPO, "v1", hub.v1)
+    assert (record["repo"], record["commit"]) == (REPO, hub.v1)
     snapshot_dir = cache / "hub/models--tiny--qwen/snapshots" / hub.v1
     assert sorted(p.name for p in snapshot_dir.iterdir()) == sorted(record["files"])
     assert "model.safetensors" in record["files"] and not set(DECOYS) & set(record["files"])
@@ -219,6 +219,12 @@ def test_fetch_then_offline_then_another_revision(hub, tmp_path):
                         "attnpipe: config error: models.m.hub: HF_HUB_OFFLINE is set and the cache")
     finally:
         hub.url = hub.start()
+
+    # the tag's commit named instead: found in the cache without a request, and nothing to rerun
+    hub_config(workdir, {"hub": REPO, "revision": hub.v1}, local=str(hub.folder))
+    hub.requests.clear()
+    assert planned_jobs(workdir, "numeric", env=hub_env(hub.url, cache)) == set()
+    assert hub.requests == []
 
     # another revision: another commit, so the model's jobs run again (and only the hub model's)
     hub_config(workdir, {"hub": REPO, "revision": "v2"}, local=str(hub.folder))

@@ -348,7 +348,7 @@ def get_fetch_inputs(wildcards):
 def get_fetch_settings(wildcards):
     source = SWEEP.models[wildcards.model].hub
     files = source.small_files + source.weights
-    return {"repo": source.repo, "revision": source.revision, "commit": source.commit, "files": files}
+    return {"repo": source.repo, "commit": source.commit, "files": files}
 
 
 def get_fetch_runtime(wildcards):

@@ -16,21 +16,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx2
-from huggingface_hub import HfApi, constants, hf_hub_download
-from huggingface_hub.errors import (
-    GatedRepoError,
-    HfHubHTTPError,
-    HFValidationError,
-    LocalEntryNotFoundError,
-    RepositoryNotFoundError,
-    RevisionNotFoundError,
-)
-from huggingface_hub.utils import validate_repo_id
+# Only huggingface_hub's settings here (0.1 s): its client (0.6 s more) is imported where a request is made,
+# so a run that finds its commit in the cache starts as fast as one on a folder.
+from huggingface_hub import constants
 
 from .spec import TOKENIZER_EXTRAS, TOKENIZER_FILES, ModelConfigError, safetensors_numel
 
 COMMIT = re.compile(r"[0-9a-f]{40}")
+# huggingface_hub's rule for a repository id (its validate_repo_id): [namespace/]name of letters, digits, - _ .
+REPO_ID = re.compile(r"(?:[\w.-]+/)?[\w.-]+", re.ASCII)
 CONFIG, INDEX, SINGLE = "config.json", "model.safetensors.index.json", "model.safetensors"
 # config keys through which a model or tokenizer names code of its own (transformers' trust_remote_code)
 REMOTE_CODE_KEYS = ("auto_map",)
@@ -64,10 +58,9 @@ def resolve(name: str, repo: str, revision: str) -> HubModel:
     """The model at `revision`, its small files in the cache; one line naming models.<name>.hub or .revision
     for a repository or revision the hub does not know, one without .safetensors, or no way to reach it."""
     key = f"models.{name}"
-    try:
-        validate_repo_id(repo)
-    except HFValidationError:
-        raise HubError(f"{key}.hub: expected a repository id such as Qwen/Qwen2.5-0.5B, got {repo!r}") from None
+    if not REPO_ID.fullmatch(repo) or len(repo) > 96 or "--" in repo or ".." in repo or repo[0] in "-." \
+            or repo[-1] in "-.":
+        raise HubError(f"{key}.hub: expected a repository id such as Qwen/Qwen2.5-0.5B, got {repo!r}")
     storage = Path(constants.HF_HUB_CACHE) / ("models--" + repo.replace("/", "--"))
     cached = _from_cache(storage, repo, revision, key)
     if cached is not None and (COMMIT.fullmatch(revision) or constants.HF_HUB_OFFLINE):
@@ -76,6 +69,10 @@ def resolve(name: str, repo: str, revision: str) -> HubModel:
     if constants.HF_HUB_OFFLINE:
         raise HubError(f"{key}.hub: HF_HUB_OFFLINE is set and the cache {constants.HF_HUB_CACHE} does not hold "
                        f"{where} (config.json, tokenizer, .safetensors); expected it fetched once with network")
+    import httpx2
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+
     try:
         info = HfApi().model_info(repo, revision=revision, timeout=constants.HF_HUB_ETAG_TIMEOUT)
     except RevisionNotFoundError:
@@ -191,6 +188,8 @@ def _model(repo, revision, commit, folder: Path, small, weights, key) -> HubMode
 def _numel(repo: str, commit: str, path: Path, key: str) -> int:
     if path.is_file():
         return safetensors_numel(path, f"{key}.hub")
+    from huggingface_hub import HfApi
+
     try:
         header = HfApi().parse_safetensors_file_metadata(repo, path.name, revision=commit,
                                                          timeout=constants.HF_HUB_DOWNLOAD_TIMEOUT)
@@ -201,6 +200,10 @@ def _numel(repo: str, commit: str, path: Path, key: str) -> int:
 
 
 def _download(repo: str, filename: str, commit: str, key: str) -> str:
+    import httpx2
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
     try:
         return hf_hub_download(repo, filename, revision=commit, etag_timeout=constants.HF_HUB_ETAG_TIMEOUT)
     except (LocalEntryNotFoundError, httpx2.TransportError, HfHubHTTPError, OSError) as exc:
