@@ -8,11 +8,12 @@ comment says what it is for; this is the map.
   tokens, embedding                    prompt text -> tokens -> hidden states X
   matrices, arrayfiles                 weight, bias and hidden-state specs and files -> arrays
   projection, scaling, attention       y = x @ M + b; the scale factor; attention with every intermediate
-  models/                              real models: config.json checks (spec), running one (hf)
+  models/                              real models: config.json checks (spec), running one (hf), fetching
+                                       one from the hub (hub)
   stagefiles, torchfile, atomicfile    stage files: written (.pt + CSVs) whole or not at all, read without torch
   layout                               stage names, tensor names and results/ paths
   stages/                              one entry point per Snakemake rule
-  provenance                           a stage's code version, so library edits mark outputs stale
+  provenance                           a stage's code version and a hub model's commit: what marks outputs stale
   resources                            what each job asks a cluster for
   render/                              the video and the still (its own map in render/__init__.py)
   summary, heads                       summary.csv/.html; heads.csv (one row per head, its pattern)
