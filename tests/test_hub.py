@@ -242,6 +242,7 @@ def test_fetch_then_offline_then_another_revision(hub, tmp_path):
                                                   ".safetensors weights (weights it has: pytorch_model.bin)"),
     ({"hub": "tiny/custom", "revision": "main"}, "models.m.hub: tiny/custom's config.json names code of its own"),
     ({"hub": "not a repo", "revision": "main"}, "models.m.hub: expected a repository id"),
+    ({"hub": REPO, "revision": "../../../x"}, "models.m.revision: expected a tag, branch or commit"),
     ({"hub": REPO}, "models.m.revision: missing"),
     ({"hub": REPO, "revision": "main", "path": "hf/m"}, "models.m: expected exactly one of path: "),
 ])

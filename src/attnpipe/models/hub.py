@@ -61,6 +61,9 @@ def resolve(name: str, repo: str, revision: str) -> HubModel:
     if not REPO_ID.fullmatch(repo) or len(repo) > 96 or "--" in repo or ".." in repo or repo[0] in "-." \
             or repo[-1] in "-.":
         raise HubError(f"{key}.hub: expected a repository id such as Qwen/Qwen2.5-0.5B, got {repo!r}")
+    parts = revision.split("/")
+    if "" in parts or "." in parts or ".." in parts or "\\" in revision or revision != revision.strip():
+        raise HubError(f"{key}.revision: expected a tag, branch or commit such as main, got {revision!r}")
     storage = Path(constants.HF_HUB_CACHE) / ("models--" + repo.replace("/", "--"))
     cached = _from_cache(storage, repo, revision, key)
     if cached is not None and (COMMIT.fullmatch(revision) or constants.HF_HUB_OFFLINE):
@@ -93,9 +96,12 @@ def resolve(name: str, repo: str, revision: str) -> HubModel:
         raise HubError(f"{key}.hub: cannot reach the hub at {constants.ENDPOINT} ({_reason(err)}) and the cache "
                        f"{constants.HF_HUB_CACHE} does not hold {where}; expected network access, or the model "
                        "fetched before (it then runs offline)") from None
+    commit = info.sha or ""
+    if not COMMIT.fullmatch(commit):
+        raise HubError(f"{key}.hub: {constants.ENDPOINT} described {where} without its commit (sha: {commit!r}); "
+                       "expected a Hugging Face hub")
     names = [s.rfilename for s in info.siblings or [] if "/" not in s.rfilename]  # the repository's top level
     small = _small_files(names, key, where)
-    commit = info.sha
     for filename in small:
         _download(repo, filename, commit, f"{key}.hub")
     if revision != commit:  # as huggingface_hub records it, for offline runs
