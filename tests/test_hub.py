@@ -9,6 +9,7 @@ Needs the `hf` extra (`./run.sh test` installs it)."""
 import hashlib
 import json
 import re
+import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -233,6 +234,12 @@ def test_fetch_then_offline_then_another_revision(hub, tmp_path):
     assert {job("fetch_model", model="m"), job("forward_rotary", model="m", prompt=PROMPT_ID),
             job("model_weights", weights="w")} <= planned
     assert not {j for j in planned if ("weights", "v") in j[1] or ("model", "local") in j[1]}
+
+    # a cache that lost the model: the config check fetches its small files again, newer than the record, so
+    # the fetch job runs again (rather than a forward job that finds no weights)
+    hub_config(workdir, {"hub": REPO, "revision": "v1"}, local=str(hub.folder))
+    shutil.rmtree(cache)
+    assert job("fetch_model", model="m") in planned_jobs(workdir, "numeric", env=env)
 
 
 @pytest.mark.parametrize("entry, expected", [

@@ -337,12 +337,12 @@ def get_model_files(wildcards):
     return model_inputs(SWEEP.models[wildcards.model])
 
 
-# A hub model (attnpipe.models.hub): the config check put its small files in the cache and resolved its
-# revision; the fetch job brings the weights. Its inputs are the small files, so a cache that lost them
-# (fetched again at config load, newer than the record) fetches again.
+# A hub model (attnpipe.models.hub): the config check resolved its revision and put its small files in the
+# cache's snapshot folder of that commit; the fetch job brings the weights. Its input is that folder (a folder
+# is judged by its time, a file by its checksum): a cache that lost the model gets the folder back at config
+# load, newer than the fetch record, so the weights are fetched again.
 def get_fetch_inputs(wildcards):
-    source = SWEEP.models[wildcards.model].hub
-    return source.paths(source.small_files)
+    return [SWEEP.models[wildcards.model].hub.folder]
 
 
 def get_fetch_settings(wildcards):
