@@ -124,28 +124,29 @@ def tokenizer():
                                                 bos_token="<|endoftext|>")
 
 
-def build_model(folder: Path, tok, seed: int) -> dict:
-    """A tiny random Qwen2 in `folder` (safetensors, and its tokenizer); its files as the hub serves them."""
+def build_model(folder: Path, tok, seed: int, shard: str | None = None) -> dict:
+    """A tiny random Qwen2 in `folder` (safetensors, in shards of at most `shard` with their index, and its
+    tokenizer); its files as the hub serves them."""
     config = transformers.Qwen2Config(vocab_size=len(tok), **SIZES)
     torch.manual_seed(seed)
     model = transformers.AutoModel.from_config(config)
     with torch.no_grad():
         for param in model.parameters():
             param.normal_(0.0, 0.3)
-    model.save_pretrained(folder)
+    model.save_pretrained(folder, **({"max_shard_size": shard} if shard else {}))
     tok.save_pretrained(folder)
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    """The loopback hub, running for the module: tiny/qwen at v1 (= main) and v2 (other weights), with a
+    """The loopback hub, running for the module: tiny/qwen at v1 (= main; sharded) and v2 (other weights), with a
     module of code and a pickle beside the weights that must never be fetched; tiny/pickles with .bin weights
     only; tiny/custom whose config.json names code of its own (auto_map)."""
     root = tmp_path_factory.mktemp("hub")
     tok = tokenizer()
     hub = FakeHub()
-    v1 = build_model(root / "v1", tok, seed=1)
+    v1 = build_model(root / "v1", tok, seed=1, shard="50KB")
     hub.v1 = hub.add(REPO, {**v1, **DECOYS}, ["v1", "main"])
     hub.v2 = hub.add(REPO, {**build_model(root / "v2", tok, seed=2), **DECOYS}, ["v2"])
     pickles = {name: data for name, data in v1.items() if not name.endswith(".safetensors")}
@@ -194,7 +195,9 @@ def test_fetch_then_offline_then_another_revision(hub, tmp_path):
     assert (record["repo"], record["commit"]) == (REPO, hub.v1)
     snapshot_dir = cache / "hub/models--tiny--qwen/snapshots" / hub.v1
     assert sorted(p.name for p in snapshot_dir.iterdir()) == sorted(record["files"])
-    assert "model.safetensors" in record["files"] and not set(DECOYS) & set(record["files"])
+    shards = {name for name in record["files"] if name.endswith(".safetensors")}
+    assert len(shards) >= 2 and "model.safetensors.index.json" in record["files"]  # every shard its index names
+    assert not set(DECOYS) & set(record["files"])
     assert not any(r.endswith(tuple(DECOYS)) for r in hub.requests), hub.requests  # never code, never pickles
     assert (cache / "hub/models--tiny--qwen/refs/v1").read_text() == hub.v1
     for name in ("attention", "output", "queries_rotated"):  # the hub's model is the folder's model

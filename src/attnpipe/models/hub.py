@@ -45,10 +45,6 @@ class HubModel:
     def paths(self, names: list[str]) -> list[str]:
         return [str(Path(self.folder) / name) for name in names]
 
-    def missing(self) -> list[str]:
-        """The weight files the cache does not hold yet."""
-        return [name for name in self.weights if not (Path(self.folder) / name).is_file()]
-
 
 class HubError(ModelConfigError):
     """str(err) is the one line to show."""
