@@ -251,12 +251,28 @@ def test_fetch_then_offline_then_another_revision(hub, tmp_path):
     ({"hub": "tiny/pickles", "revision": "main"}, "models.m.hub: tiny/pickles at revision 'main' has no "
                                                   ".safetensors weights (weights it has: pytorch_model.bin)"),
     ({"hub": "tiny/custom", "revision": "main"}, "models.m.hub: tiny/custom's config.json names code of its own"),
-    ({"hub": "not a repo", "revision": "main"}, "models.m.hub: expected a repository id"),
-    ({"hub": REPO, "revision": "../../../x"}, "models.m.revision: expected a tag, branch or commit"),
-    ({"hub": REPO}, "models.m.revision: missing"),
-    ({"hub": REPO, "revision": "main", "path": "hf/m"}, "models.m: expected exactly one of path: "),
 ])
 def test_bad_hub_input_is_one_line(hub, tmp_path, entry, expected):
     workdir = copy_workflow(tmp_path / "wf")
     hub_config(workdir, entry)
     assert_one_line(workdir, hub_env(hub.url, tmp_path / "hf"), f"attnpipe: config error: {expected}")
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ({"hub": "not a repo", "revision": "main"}, "models.m.hub: expected a repository id"),
+    ({"hub": REPO, "revision": "../../../x"}, "models.m.revision: expected a tag, branch or commit"),
+    ({"hub": REPO}, "models.m.revision: missing"),
+    ({"hub": REPO, "revision": "main", "path": "hf/m"}, "models.m: expected exactly one of path: "),
+])
+def test_a_malformed_hub_entry_is_refused_before_any_request(entry, expected, tmp_path, monkeypatch):
+    """Checked before huggingface_hub is asked anything (here, in this process: pointed at a closed port on the
+    loopback and an empty cache, so a request could not leave the machine)."""
+    from huggingface_hub import constants
+
+    from attnpipe.models.spec import ModelConfigError, resolve_models
+
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(ModelConfigError) as err:
+        resolve_models({"models": {"m": entry}})
+    assert str(err.value).startswith(expected) and "\n" not in str(err.value)
