@@ -16,10 +16,11 @@ include: "workflow/rules/summary.smk"
 report: "workflow/report/workflow.rst"
 
 
-# Targets that only collect files: never sent to a cluster.
+# Targets that only collect files, and the hub fetch (it needs the network): never sent to a cluster.
 localrules:
     all,
     numeric,
+    fetch_model,
 
 
 rule all:

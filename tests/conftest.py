@@ -58,10 +58,10 @@ def planned_rules(workdir: Path) -> list[str]:
     return sorted(m.group(1) for line in lines if (m := RULE_LINE.match(line)) and m.group(1) != "all")
 
 
-def planned_jobs(workdir: Path, *targets: str) -> set[tuple]:
+def planned_jobs(workdir: Path, *targets: str, env: dict | None = None) -> set[tuple]:
     """The jobs `snakemake -n [targets]` would run, as {(rule, (('prompt', ..), ('weights', ..)))}, without
     `all` and `numeric`."""
-    proc = snakemake(workdir, "-n", "--cores", "2", *targets, check=True)
+    proc = snakemake(workdir, "-n", "--cores", "2", *targets, check=True, env=env)
     jobs, rule = set(), None
     for line in (proc.stdout + proc.stderr).splitlines():
         if m := RULE_LINE.match(line):

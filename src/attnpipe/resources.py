@@ -34,6 +34,12 @@ def model_request(layer_float32_mb: float, float32_mb: float) -> dict:
             "runtime": MODEL_BASE["runtime"] + int(2 * float32_mb / 1000)}
 
 
+def fetch_request(float32_mb: float) -> dict:
+    """A hub model's fetch job (local: it needs the network): its files stream to disk in chunks, so little
+    memory; time for the stored bytes (taken as 16 bits a number, half the float32 size) at 10 MB/s."""
+    return {"mem_mb": 1000, "runtime": 5 + int(float32_mb / 2 / 10 / 60)}
+
+
 def render_request(tokens: int, detail_heads: int, rotary: bool, preset: str) -> dict:
     """A render job's request: `tokens` of the prompt, the heads walked through (a rotary model's rotation
     step, Q, K, cos, sin and their rotations, counts as one more)."""

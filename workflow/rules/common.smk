@@ -24,6 +24,7 @@ from attnpipe.store.layout import (
     VIDEO,
     combination_dir,
     embeddings_dir,
+    hub_record,
     model_dir,
     stage_file,
     stage_files,
@@ -90,6 +91,7 @@ MODELS = list(SWEEP.models)
 MODEL_SETTINGS = {name: s for name, s in SWEEP.weights.items() if isinstance(s, ModelSetting)}
 TOY_WEIGHTS = [name for name in WEIGHTS if name not in MODEL_SETTINGS]
 ROTARY_SETTINGS = [name for name, s in MODEL_SETTINGS.items() if s.model.rope]
+HUB_MODELS = [name for name, model in SWEEP.models.items() if model.hub is not None]
 COMBINATIONS = SWEEP.combinations()
 
 
@@ -266,8 +268,31 @@ def get_forward_settings(wildcards):
     return SWEEP.forward_settings(wildcards.model, wildcards.prompt)
 
 
+def model_inputs(model):
+    """A folder's files; a hub model's fetch record (its files are the cache's, at the commit in the params)."""
+    return [hub_record(model.name)] if model.hub is not None else model.files()
+
+
 def get_model_files(wildcards):
-    return SWEEP.models[wildcards.model].files()
+    return model_inputs(SWEEP.models[wildcards.model])
+
+
+# A hub model (attnpipe.models.hub): the config check resolved its revision and put its small files in the
+# cache's snapshot folder of that commit; the fetch job brings the weights. Its input is that folder (a folder
+# is judged by its time, a file by its checksum): a cache that lost the model gets the folder back at config
+# load, newer than the fetch record, so the weights are fetched again.
+def get_fetch_inputs(wildcards):
+    return [SWEEP.models[wildcards.model].hub.folder]
+
+
+def get_fetch_settings(wildcards):
+    source = SWEEP.models[wildcards.model].hub
+    files = source.small_files + source.weights
+    return {"repo": source.repo, "commit": source.commit, "files": files}
+
+
+def get_fetch_runtime(wildcards):
+    return resources.fetch_request(SWEEP.models[wildcards.model].float32_mb())["runtime"]
 
 
 def get_model_forward(wildcards):
@@ -284,7 +309,8 @@ def get_model_weight_settings(wildcards):
 
 
 def get_model_weight_files(wildcards):
-    return MODEL_SETTINGS[wildcards.weights].files()
+    setting = MODEL_SETTINGS[wildcards.weights]
+    return model_inputs(setting.model) if setting.model.hub is not None else setting.files()
 
 
 def get_project_embed(wildcards):

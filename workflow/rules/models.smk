@@ -1,10 +1,34 @@
-# Real models named under `models:` (local Hugging Face folders, offline). One forward pass per (model,
-# prompt), shared by every layer setting of that model; then per (layer setting, prompt) the layer's
-# attention input becomes the combination's own X (embed.pt), and project/attend run as for a toy setting.
-# Rotary models (Llama family) add `rotate` between project and attend. Input functions: common.smk.
+# Real models named under `models:` (local Hugging Face folders, or hub repositories fetched into the
+# cache). One forward pass per (model, prompt), shared by every layer setting of that model; then per (layer
+# setting, prompt) the layer's attention input becomes the combination's own X (embed.pt), and project/attend
+# run as for a toy setting. Rotary models (Llama family) add `rotate` between project and attend. Input
+# functions: common.smk.
 # Runs in threads like the numeric rules: attnpipe.models.hf loads each model once per process. On a cluster
 # (profiles/slurm) layer_input and rotate jobs travel with their combination's project and attend jobs,
 # model_weights jobs with the sweep's other inputs; forward jobs go alone.
+
+# A hub model's files come into the Hugging Face cache first (attnpipe.models.hub): on the host Snakemake runs
+# on (localrules in the Snakefile: a cluster's nodes may have no network); its record is the model jobs' input.
+
+
+rule fetch_model:
+    input:
+        get_fetch_inputs,
+    output:
+        record=hub_record("{model}"),
+    params:
+        settings=get_fetch_settings,
+        code=CODE["fetch_model"],
+    log:
+        "logs/fetch_model/{model}.log",
+    wildcard_constraints:
+        model=one_of(HUB_MODELS),
+    threads: 1
+    resources:
+        mem_mb=resources.fetch_request(0)["mem_mb"],
+        runtime=get_fetch_runtime,
+    run:
+        run_stage("fetch_model", input, output, params, log, wildcards)
 
 
 rule forward:

@@ -23,6 +23,7 @@ from ..look.heads import chosen_heads
 from ..models import spec as model_spec
 from ..numeric import embedding, matrices, tokens
 from ..store import layout
+from ..store.provenance import model_version
 from . import configfile
 from .params import ScriptSafeSettings, canonical
 from .schema import check_structure, defaults, shown
@@ -116,14 +117,15 @@ class Sweep:
         layers = sorted({s.layer for s in self.weights.values()
                          if isinstance(s, model_spec.ModelSetting) and s.model.name == model_name})
         return {"path": model.path, "family": model.family, "text": self.prompts[prompt_id].model_text,
-                "layers": layers}
+                "layers": layers, **model_version(model)}
 
     def layer_settings(self, weights: str) -> dict:
         return {"layer": self.weights[weights].layer}
 
     def model_weight_settings(self, weights: str) -> dict:
         setting = self.weights[weights]
-        return {"path": setting.model.path, "family": setting.model.family, "layer": setting.layer}
+        return {"path": setting.model.path, "family": setting.model.family, "layer": setting.layer,
+                **model_version(setting.model)}
 
     def stage_outputs(self) -> list[str]:
         """Every stage file the sweep promises (the .pt and its CSVs), from the stage registry: each stage for

@@ -55,6 +55,8 @@ class Model:
     weights_numel: int = 0  # numbers in its .safetensors files, from their headers
     scales: dict = field(default_factory=dict)  # layer -> scale where not 1/sqrt(d_head) (GPT-2 options)
     windows: dict = field(default_factory=dict)  # layer -> its sliding window (Mistral; Qwen2 where enabled)
+    hub: object = None  # a hub model's repository and commit (attnpipe.models.hub.HubModel); None for a folder
+    key: str = ""  # the config key that names its files: models.<name>.path or .hub
 
     @property
     def family(self) -> str:
@@ -88,7 +90,7 @@ class Model:
         pass reads). From tokenizer.json with the `tokenizers` library (a fraction of a second; transformers'
         import costs seconds at every Snakemake start); a folder without one through transformers."""
         folder = Path(self.path)
-        where = f"models.{self.name}.path"
+        where = self.key
         if (folder / "tokenizer.json").is_file():
             from tokenizers import Tokenizer
 
@@ -135,7 +137,30 @@ def resolve_models(config: dict) -> dict[str, Model]:
     if config.get("models") and importlib.util.find_spec("transformers") is None:  # looked up, not imported
         raise ModelConfigError("models: running a model needs the hf extra (transformers); expected it installed: "
                                ".venv/bin/pip install -e '.[hf]' (./run.sh test installs it)")
-    return {str(name): _read_model(str(name), entry["path"]) for name, entry in (config.get("models") or {}).items()}
+    return {str(name): _resolve_model(str(name), entry) for name, entry in (config.get("models") or {}).items()}
+
+
+def _resolve_model(name: str, entry: dict) -> Model:
+    """A local folder (path:) as it is; a hub repository (hub:, revision:) as the cache's snapshot of the commit
+    its revision names (attnpipe.models.hub: the small files fetched here, the weights by the fetch_model job)."""
+    where = f"models.{name}"
+    if ("path" in entry) == ("hub" in entry):
+        raise ModelConfigError(f"{where}: expected exactly one of path: (a local model folder) or hub: (a "
+                               f"repository on the Hugging Face hub), got {'both' if 'path' in entry else 'neither'}")
+    if "path" in entry:
+        if "revision" in entry:
+            raise ModelConfigError(f"{where}.revision: a revision goes with hub:, not path:; expected it left out")
+        return _read_model(name, entry["path"])
+    if "revision" not in entry:
+        raise ModelConfigError(f"{where}.revision: missing; expected the tag, branch or commit of {entry['hub']} "
+                               "to fetch (a commit hash runs the same model forever)")
+    from . import hub  # huggingface_hub is imported only where a model comes from the hub
+
+    source = hub.resolve(name, entry["hub"], entry["revision"])
+    model = _read_model(name, source.folder, key=f"{where}.hub", weights=source.paths(source.weights),
+                        numel=source.numel)
+    model.hub = source
+    return model
 
 
 def expand_setting(name: str, setting: dict, models: dict[str, Model]) -> list[ModelSetting]:
@@ -176,8 +201,11 @@ def _attention(model: Model, layer: int) -> dict:
     return options
 
 
-def _read_model(name: str, path: str) -> Model:
-    where = f"models.{name}.path"
+def _read_model(name: str, path: str, key: str = "", weights: list[str] | None = None,
+                numel: int | None = None) -> Model:
+    """A model folder's model; a hub model's snapshot folder comes with its weight files and their size (the
+    fetch_model job brings them)."""
+    where = key or f"models.{name}.path"
     folder = Path(path)
     if not (folder / "config.json").is_file():
         what = "no such folder" if not folder.is_dir() else "no config.json in it"
@@ -194,7 +222,8 @@ def _read_model(name: str, path: str) -> Model:
     if not isinstance(model_type, str) or model_type not in FAMILIES:
         raise ModelConfigError(f"{where}: model_type {model_type!r} in config.json is not supported; expected one "
                                f"of: {SUPPORTED}")
-    weights = sorted({str(p) for pattern in WEIGHT_PATTERNS for p in folder.glob(pattern) if p.is_file()})
+    if weights is None:
+        weights = sorted({str(p) for pattern in WEIGHT_PATTERNS for p in folder.glob(pattern) if p.is_file()})
     if not weights:
         raise ModelConfigError(f"{where}: expected the model's weights (*.safetensors or *.bin) in {path!r}, "
                                "found none")
@@ -202,11 +231,12 @@ def _read_model(name: str, path: str) -> Model:
         raise ModelConfigError(f"{where}: expected a tokenizer in the model folder ({', '.join(TOKENIZER_FILES)}), "
                                f"found none in {path!r}")
     tokenizer = [str(folder / f) for f in TOKENIZER_FILES + TOKENIZER_EXTRAS if (folder / f).is_file()]
-    numel = sum(_safetensors_numel(Path(f), where) for f in weights if f.endswith(".safetensors"))
+    if numel is None:
+        numel = sum(safetensors_numel(Path(f), where) for f in weights if f.endswith(".safetensors"))
     settings = _Settings(cfg, f"{where}: {folder / 'config.json'}")
     model = Model(name=name, path=path, model_type=model_type, rope=FAMILIES[model_type] == "llama",
                   causal=FAMILIES[model_type] != "bert", weight_files=[str(folder / "config.json"), *weights],
-                  tokenizer_files=tokenizer, weights_numel=numel, **_sizes(settings, model_type))
+                  tokenizer_files=tokenizer, weights_numel=numel, key=where, **_sizes(settings, model_type))
     model.windows = _sliding_windows(settings, model_type, model.layers)
     if model_type == "gpt2":  # GPT-2's optional scalings, as GPT2Attention applies them
         if not cfg.get("scale_attn_weights", True):
@@ -285,7 +315,7 @@ def _sizes(cfg: _Settings, model_type: str) -> dict:
     return {"layers": layers, "heads": heads, "kv_heads": kv_heads, "head_dim": head_dim, "positions": positions}
 
 
-def _safetensors_numel(path: Path, where: str) -> int:
+def safetensors_numel(path: Path, where: str) -> int:
     """Numbers in a .safetensors file, from its JSON header (8 bytes of length, then the header), which must
     describe the file: every tensor's bytes inside it, as many as its shape and dtype take. Nothing else read."""
     def malformed(what: str) -> ModelConfigError:

@@ -9,6 +9,7 @@ Paths are relative to the workflow's folder, as Snakemake names them; every func
   results/<weights>/<prompt>/<stage>.pt       a combination's stages (project, attend; a model's embed, rotate)
   results/<weights>/<prompt>/attention.mp4    its video and still
   results/models/<model>/<prompt>/forward.pt  a real model's forward pass
+  results/models/<model>/_hub.json            a hub model's fetch: repository, revision, commit, files
   results/summary.csv, summary.html, heads.csv, index.html
   results/_gallery/                           what index.html links besides the stage files: per combination
                                               a thumbnail of its still, its attention maps as a PNG per head
@@ -88,6 +89,11 @@ def combination_dir(weights: str, prompt: str) -> str:
 
 def model_dir(model: str, prompt: str) -> str:
     return f"{RESULTS}/{MODELS}/{model}/{prompt}"
+
+
+def hub_record(model: str) -> str:
+    """What the fetch_model job fetched (a name no prompt id can take: those start with a letter or digit)."""
+    return f"{RESULTS}/{MODELS}/{model}/_hub.json"
 
 
 def stage_file(directory: str, stage: str) -> str:

@@ -1,4 +1,4 @@
-"""Code versions for rerun decisions.
+"""Code versions for rerun decisions, and the commit of a model from the hub.
 
 Snakemake's `code` trigger sees a rule's own text, not the library modules it calls. A stage's code
 version is a hash over the syntax trees (so comments and blank lines don't count) of its module and
@@ -150,3 +150,12 @@ def _read_json(path: str | None) -> dict:
     except (OSError, ValueError):  # none yet, or damaged: computed afresh
         return {}
     return found if isinstance(found, dict) else {}
+
+
+def model_version(model) -> dict:
+    """What a real model's jobs read besides their input files, as part of their params: a hub model's
+    repository and the commit its revision resolved to, so a tag or branch that moves reruns that model's jobs
+    (attnpipe.models.hub). A folder's files are its jobs' inputs: nothing here, its params as they were."""
+    if model.hub is None:
+        return {}
+    return {"hub": model.hub.repo, "commit": model.hub.commit}
