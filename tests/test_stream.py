@@ -1,9 +1,9 @@
 """The streamed forward (attnpipe.models.stream): transformers' own model on the meta device, each weight read
 from the folder as its module runs. Tiny random models of every family, saved in bf16 and in float32 (the
 float32 ones under the names real checkpoints use: `model.`, `transformer.`, `bert.` prefixes, BERT's
-LayerNorm gamma/beta) and one Llama as pickled .bin: every head of two layers equals transformers' whole-model
-float32 forward. A sharded model asked for layer 1 runs with every later shard deleted. A weight file that
-cannot give a tensor fails the job with one line naming the file and the tensor, never a random weight.
+LayerNorm gamma/beta), one Llama as pickled .bin and one in f16: every head of two layers equals transformers'
+whole-model float32 forward. A sharded model asked for layer 1 runs with every later shard deleted. A weight
+file that cannot give a tensor fails the job with one line naming the file and the tensor, never a random weight.
 Needs the `hf` extra."""
 
 import json
@@ -59,8 +59,8 @@ def as_bin(source, dest):
 
 @pytest.fixture(scope="module")
 def streamed(tmp_path_factory):
-    """A workflow copy swept once (`numeric`) over every family in bf16 and float32 and a .bin Llama, layers
-    0 and 2 of each; ref/ holds, for each folder, one transformers reads as saved (same numbers)."""
+    """A workflow copy swept once (`numeric`) over every family in bf16 and float32, a .bin and an f16 Llama,
+    layers 0 and 2 of each; ref/ holds, for each folder, one transformers reads as saved (same numbers)."""
     wd = copy_workflow(tmp_path_factory.mktemp("stream") / "wf")
     tok = tokenizer()
     refs = {}
@@ -75,6 +75,8 @@ def streamed(tmp_path_factory):
             refs[model] = (wd / "ref" / model, FAMILY[name])
     as_bin(wd / "ref/llama-bf16", wd / "hf/llama-bin")
     refs["llama-bin"] = refs["llama-bf16"]
+    build("llama", wd / "hf/llama-f16", tok, torch.float16)  # f16 converts exactly too
+    refs["llama-f16"] = (wd / "hf/llama-f16", "llama")
     write_config(wd, {"models": {m: {"path": f"hf/{m}"} for m in refs},
                       "weights": {m: {"model": m, "layers": LAYERS} for m in refs}, "prompts": [PROMPT]})
     snakemake(wd, "numeric", "--cores", "2", check=True)
@@ -94,7 +96,7 @@ def check_heads(wd, setting, layer, ref_folder, family):
     assert gap < TOLERANCE, f"{setting} layer {layer}: weights·V differs from the model's context by {gap}"
 
 
-@pytest.mark.parametrize("model", [f"{n}-{d}" for n in FAMILY for d in DTYPES] + ["llama-bin"])
+@pytest.mark.parametrize("model", [f"{n}-{d}" for n in FAMILY for d in DTYPES] + ["llama-bin", "llama-f16"])
 def test_every_head_of_two_layers_equals_the_whole_model(streamed, model):
     wd, refs = streamed
     for layer in LAYERS:
