@@ -221,14 +221,15 @@ def test_head_rows_name_the_kv_head_and_leave_no_pattern_without_softmax():
 
     uniform = np.full((4, 2, 2), 0.5)
     attend = {"attention": {"tensor": uniform, "row_labels": ["0:a", "1:b"], "column_labels": ["0:a", "1:b"],
-                            "block_labels": ["h0(kv0)", "h1(kv0)", "h2(kv1)", "h3(kv1)"]},
+                            "block_labels": ["h0(kv0)", "h1(kv0)", "h2(kv1)", "h3(kv1)"], "kv_heads": [0, 0, 1, 1]},
               "scaled_scores": {"tensor": np.zeros((4, 2, 2))}}
     rows = head_rows("llama-layer0", "ab", attend, {"model": "llama", "layer": 0})
     assert [(r["head"], r["kv_head"], r["model"], r["layer"]) for r in rows] == [
         (h, h // 2, "llama", 0) for h in range(4)]  # grouped-query attention: two query heads per K/V head
     assert {r["pattern"] for r in rows} == {"broad"}  # 1/2 each: no share above 1/2, the rows uniform
     signed = {"attention": {"tensor": np.array([[[2.0, -1.0], [0.5, 0.5]]]), "row_labels": ["0:a", "1:b"],
-                            "column_labels": ["0:a", "1:b"]}, "scaled_scores": {"tensor": np.zeros((1, 2, 2))}}
+                            "column_labels": ["0:a", "1:b"], "kv_heads": [0]},
+              "scaled_scores": {"tensor": np.zeros((1, 2, 2))}}
     (row,) = head_rows("raw", "ab", signed, None)  # softmax: false: weights, not shares
     assert math.isnan(row["entropy"]) and row["pattern"] == "" and (row["model"], row["kv_head"]) == ("", 0)
     assert (row["first_token"], row["self"], row["max_weight"]) == (1.25, 1.25, 2.0)
