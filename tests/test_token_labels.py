@@ -111,14 +111,19 @@ def test_sentencepiece_style_with_byte_fallback():
     assert spelling_of({"type": "Metaspace", "replacement": "▁"}) == Spelling(replacements=(("▁", " "),))
 
 
-def test_tokens_added_as_text_and_tokenizers_without_a_known_decoder():
+def test_tokens_added_as_text_and_tokenizers_without_a_decoder():
     tok = byte_level_bpe()
     tok.add_tokens(["<think>"])  # added as text, not spelt in the byte alphabet
     ids = tok("<think> the cat")["input_ids"]
     assert [t.label for t in tokens_of(tok, ids)][:2] == ["<think>", "␣the"]
-    tok.backend_tokenizer.decoder = None  # no decoder: each id decoded alone
-    assert [t.label for t in tokens_of(tok, tok("the cat")["input_ids"])] == [
-        tok.decode([i]).replace(" ", "␣") for i in tok("the cat")["input_ids"]]
+    tok.backend_tokenizer.decoder = None  # no decoder: its byte-level pre-tokenizer says how pieces spell bytes
+    assert [t.label for t in tokens_of(tok, tok(" the cat")["input_ids"])] == ["␣the", "␣cat"]
+    # neither says: each id decoded alone
+    words = tokenizers.Tokenizer(tokenizers.models.WordLevel({"[UNK]": 0, "the": 1, "cat": 2}, unk_token="[UNK]"))
+    words.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    words = transformers.PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]")
+    ids = words("the cat dog")["input_ids"]
+    assert [t.label for t in tokens_of(words, ids)] == [words.decode([i]) for i in ids] == ["the", "cat", "[UNK]"]
 
 
 def test_tokens_csv_is_exact_and_runs_no_formula(tmp_path):

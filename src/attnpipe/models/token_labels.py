@@ -12,14 +12,15 @@ The label rule:
   ##ing          a WordPiece continuation piece keeps its "##" (BERT's own sign that it continues the word
                  before; a piece without it starts a word, wherever the prompt had a space)
   ∅              a token with no text
-How a token's bytes are read, by its tokenizer's decoder (tokenizer.json's "decoder"):
+How a token's bytes are read, by its tokenizer's decoder, pre-tokenizer and model (tokenizer.json's "decoder",
+"pre_tokenizer", "model"):
   ByteLevel      GPT-2, Llama 3, Qwen: each byte is spelt by one character of GPT-2's byte-to-unicode
                  alphabet ("Ġ" is the space byte, "Ċ" the newline), mapped back to the byte
   Metaspace, Replace("▁", " "), ByteFallback
                  SentencePiece (Llama 2, Mistral): "▁" is a space, "<0xE4>" the byte e4
   WordPiece      BERT, MiniLM: the piece is its text
-A token added to the vocabulary as text (tokenizer.json's added_tokens) is that text. A tokenizer with any
-other decoder, or none: each id decoded alone (tokenizer.decode); a partial character then shows as "�".
+A token added to the vocabulary as text (tokenizer.json's added_tokens) is that text. A tokenizer none of these
+describe: each id decoded alone (tokenizer.decode); a partial character then shows as "�".
 
 In models/, not numeric/: it reads a Hugging Face tokenizer's own description of its pieces; the rest
 (bytes -> label) is plain Python, tested on all three kinds of tokenizer.
@@ -68,19 +69,28 @@ def byte_alphabet() -> dict[str, int]:
 BYTE_OF = byte_alphabet()
 
 
-def spelling_of(decoder: dict | None) -> Spelling | None:
-    """The Spelling a tokenizer.json "decoder" entry describes; None for a decoder this module does not know."""
-    if not decoder:
-        return None
-    parts = decoder.get("decoders") or [decoder]  # a Sequence's steps, or the one decoder
-    types = {part.get("type") for part in parts}
+def _steps(entry: dict | None) -> list[dict]:
+    """A tokenizer.json decoder or pre-tokenizer as its steps (a Sequence's, flattened)."""
+    if not entry:
+        return []
+    inner = entry.get("decoders") or entry.get("pretokenizers")
+    return [step for part in inner for step in _steps(part)] if inner else [entry]
+
+
+def spelling_of(decoder: dict | None, pre_tokenizer: dict | None = None, model: dict | None = None) -> Spelling | None:
+    """The Spelling that tokenizer.json's "decoder" and "pre_tokenizer" entries and its model ({"type",
+    "byte_fallback"}) describe; None where they describe none this module knows."""
+    parts = _steps(decoder) + _steps(pre_tokenizer)
+    types = {part.get("type") for part in parts} | {(model or {}).get("type")}
     if "ByteLevel" in types:
         return Spelling(byte_level=True)
-    replacements = tuple((part["replacement"], " ") for part in parts if part.get("type") == "Metaspace")
-    replacements += tuple((part["pattern"]["String"], part["content"]) for part in parts
-                          if part.get("type") == "Replace" and "String" in part.get("pattern", {}))
-    if replacements or types & {"WordPiece", "ByteFallback"}:
-        return Spelling(byte_fallback="ByteFallback" in types, replacements=replacements)
+    replacements = tuple(dict.fromkeys(
+        [(part.get("replacement", "▁"), " ") for part in parts if part.get("type") == "Metaspace"]
+        + [(part["pattern"]["String"], part["content"]) for part in parts
+           if part.get("type") == "Replace" and "String" in part.get("pattern", {})]))
+    byte_fallback = "ByteFallback" in types or bool((model or {}).get("byte_fallback"))
+    if replacements or byte_fallback or "WordPiece" in types:
+        return Spelling(byte_fallback=byte_fallback, replacements=replacements)
     return None
 
 
@@ -130,16 +140,20 @@ def label_of(piece: str, spelling: Spelling | None, special: bool = False, added
     return readable((decoded if decoded is not None else piece).encode())
 
 
-def decoder_of(tokenizer) -> dict | None:
-    """A transformers tokenizer's decoder as tokenizer.json writes it (None: a slow tokenizer, or none set)."""
+def tokenizer_spelling(tokenizer) -> Spelling | None:
+    """How a transformers tokenizer's pieces spell bytes, from its tokenizers backend (None: a slow tokenizer)."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    decoder = getattr(backend, "decoder", None)
-    return json.loads(decoder.__getstate__()) if decoder is not None else None
+    if backend is None:
+        return None
+    decoder, pre_tokenizer = (json.loads(step.__getstate__()) if step is not None else None
+                              for step in (backend.decoder, backend.pre_tokenizer))
+    model = {"type": type(backend.model).__name__, "byte_fallback": getattr(backend.model, "byte_fallback", False)}
+    return spelling_of(decoder, pre_tokenizer, model)
 
 
 def tokens_of(tokenizer, ids: list[int]) -> list[Token]:
     """Each id of a prompt with the tokenizer's own string and its label (the rule above)."""
-    spelling = spelling_of(decoder_of(tokenizer))
+    spelling = tokenizer_spelling(tokenizer)
     added = {i: t for i, t in tokenizer.added_tokens_decoder.items()}
     special = set(tokenizer.all_special_ids) | {i for i, t in added.items() if t.special}
     tokens = []
