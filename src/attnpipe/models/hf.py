@@ -35,17 +35,18 @@ def tokenizer(path: str):
 
 
 def forward(path: str, family: str, text: str, layers: list[int]) -> dict:
-    """One forward pass over `text`, up to the deepest of `layers`: its tokens as the tokenizer writes them,
-    each of those layers' attention input (layer -> (T, d)) and, for rotary models, cos and sin (T, head_dim)
-    as the attention layers receive them."""
+    """One forward pass over `text`, up to the deepest of `layers`: its tokens (token_labels.Token: id, the
+    tokenizer's string, the label shown), each of those layers' attention input (layer -> (T, d)) and, for
+    rotary models, cos and sin (T, head_dim) as the attention layers receive them."""
     from . import stream
+    from .token_labels import tokens_of
 
     with _LOCK:
         tok = tokenizer(path)
         encoded = tok(text, return_tensors="pt")
+        tokens = tokens_of(tok, encoded["input_ids"][0].tolist())
         run = stream.forward(path, family, dict(encoded), layers)
-    result = {"tokens": tok.convert_ids_to_tokens(encoded["input_ids"][0].tolist()),
-              "attention_inputs": run["attention_inputs"]}
+    result = {"tokens": tokens, "attention_inputs": run["attention_inputs"]}
     if "rope" in run:
         result["rope_cos"], result["rope_sin"] = run["rope"]
     return result

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from ..store.atomicfile import atomic_path
-from .summary import is_distribution, neutralise, restore, row_entropy
+from ..store.spreadsheet import neutralise, restore
+from .summary import is_distribution, row_entropy
 
 COLUMNS = ["weights", "prompt", "head", "model", "layer", "kv_head", "entropy", "max_weight", "first_token", "self",
            "previous_token", "mean_distance", "pattern"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..store.layout import GALLERY, STILL, VIDEO, combination_file, link, model_view
+from ..store.layout import GALLERY, STILL, VIDEO, combination_file, csv_file, link, model_dir, model_view
 from .maps import map_images
 from .templates import render
 
@@ -35,7 +35,7 @@ def model_view_html(model: str, prompt: str, text: str, layers: int, combos: dic
                  if p == prompt and settings["weights"][w].get("model") == model), default=0)
     return render("model_view.html.j2", title=f"{model} · {prompt}: every layer × head", model=model,
                   prompt=prompt, text=text, heads=list(range(heads)), rows=rows,
-                  index=link(GALLERY, page_dir))
+                  index=link(GALLERY, page_dir), tokens=link(csv_file(model_dir(model, prompt), "tokens"), page_dir))
 
 
 def model_views(summary: pd.DataFrame, settings: dict) -> list[tuple[str, str]]:

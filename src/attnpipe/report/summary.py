@@ -13,7 +13,6 @@ Text that a spreadsheet would run as a formula (starting with = + - @, tab or CR
 leading ' (OWASP's CSV-injection advice); read_summary takes it off again.
 """
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import pandas as pd
 
 from ..store.atomicfile import atomic_path
 from ..store.layout import COMBINATION_CSVS, STILL, VIDEO, combination_file, csv_file, link
+from ..store.spreadsheet import neutralise, restore
 from ..store.torchfile import load as read_stage
 from .templates import render
 
@@ -30,19 +30,6 @@ COLUMNS = [
     *(f"{name}_csv" for name in COMBINATION_CSVS),
 ]
 PROBABILITY_TOLERANCE = 1e-9
-# A cell a spreadsheet would take as a formula, after any quotes we added before (so the quoting is
-# undone exactly: text that really starts with "'=" keeps its quote).
-FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
-
-
-def neutralise(cell):
-    """Prefix ' to text a spreadsheet would run as a formula; numbers and other text unchanged."""
-    return "'" + cell if isinstance(cell, str) and FORMULA_START.match(cell) else cell
-
-
-def restore(cell: str) -> str:
-    """The inverse of neutralise, for a cell read back as text."""
-    return cell[1:] if cell.startswith("'") and FORMULA_START.match(cell) else cell
 
 
 def read_summary(csv_path) -> pd.DataFrame:

@@ -3,8 +3,9 @@ sweep asks of that model.
 
 One job per (model, prompt), shared by all the model's layer settings; the forward streams the model and stops
 at the deepest layer asked for. attention_inputs (layers asked, T, d_model; block labels "layer<l>", CSV rows
-"layer<l>/<i>:<token>", tokens as the model's tokenizer writes them) and, for rotary models, rope_cos and
-rope_sin (T, head_dim) as the attention layers receive them.
+"layer<l>/<i>:<label>", each token's readable label: attnpipe.models.token_labels) and, for rotary models,
+rope_cos and rope_sin (T, head_dim) as the attention layers receive them; tokens.csv: each position's id, the
+tokenizer's own string and its label (attnpipe.store.tokentable).
 """
 
 import torch
@@ -12,11 +13,12 @@ import torch
 from ..models import hf
 from ..numeric.tokens import row_labels
 from ..store.stagefiles import dim_labels, record, write_log, write_stage
+from ..store.tokentable import write_tokens
 
 
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
     result = hf.forward(settings["path"], settings["family"], settings["text"], settings["layers"])
-    labels = row_labels(result["tokens"])
+    labels = row_labels([token.label for token in result["tokens"]])
     inputs_of_layers = result["attention_inputs"]
     x = torch.stack([inputs_of_layers[layer] for layer in sorted(inputs_of_layers)])
     layers = [f"layer{layer}" for layer in sorted(inputs_of_layers)]
@@ -25,5 +27,6 @@ def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
         if name in result:
             records[name] = record(result[name], labels, dim_labels(result[name].shape[1]))
     write_stage(records, outputs)
+    write_tokens(outputs["tokens_csv"], result["tokens"])
     write_log(log, f"forward {settings['path']} over {settings['text']!r}: {len(labels)} tokens {labels}, "
                    f"attention inputs of {', '.join(layers)}")

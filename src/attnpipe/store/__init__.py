@@ -6,4 +6,6 @@
   atomicfile   files written whole or not at all
   arrayfiles   arrays named in the config (.npy, .pt, .safetensors, .csv) with their row labels
   provenance   a stage's code version, so library edits mark its outputs stale
+  tokentable   a model's tokens.csv: each position's id, the tokenizer's string and the label shown
+  spreadsheet  text cells a spreadsheet must not run as formulas (quoted with ', read back exactly)
 """

@@ -8,7 +8,8 @@ Paths are relative to the workflow's folder, as Snakemake names them; every func
   results/<weights>/weights.pt                a weight setting's matrices
   results/<weights>/<prompt>/<stage>.pt       a combination's stages (project, attend; a model's embed, rotate)
   results/<weights>/<prompt>/attention.mp4    its video and still
-  results/models/<model>/<prompt>/forward.pt  a real model's forward pass
+  results/models/<model>/<prompt>/forward.pt  a real model's forward pass, and tokens.csv: its tokens (position,
+                                              id, the tokenizer's string, the label shown; store.tokentable)
   results/models/<model>/_hub.json            a hub model's fetch: repository, revision, commit, files
   results/summary.csv, summary.html, heads.csv, index.html
   results/_gallery/                           what index.html links besides the stage files: per combination
@@ -35,7 +36,8 @@ class Stage:
     """A stage file: <name>.pt holding `tensors` (one CSV each, in the order written) in a `folder` of that
     kind, written for every combination whose weight setting has the feature `needs` (settings name their
     features: "any"; "toy" or "model"; "rotary"). `extra`: feature -> the tensors added where a setting
-    has that feature. `unlinked`: tensors the pages do not link (a 1 x 1 record)."""
+    has that feature. `unlinked`: tensors the pages do not link (a 1 x 1 record). `tables`: CSVs of text the
+    stage writes beside its tensors' (no tensor: forward's tokens.csv)."""
 
     name: str
     tensors: tuple[str, ...]
@@ -43,6 +45,7 @@ class Stage:
     needs: str = "any"
     extra: dict = field(default_factory=dict)
     unlinked: tuple[str, ...] = ()
+    tables: tuple[str, ...] = ()
 
     def tensors_for(self, features) -> tuple[str, ...]:
         return self.tensors + tuple(t for feature, more in self.extra.items() if feature in features for t in more)
@@ -52,8 +55,10 @@ class Stage:
 # promises (attnpipe.config.Sweep.stage_outputs) and the pages' CSV links read it; every module under
 # attnpipe.stages gets a code version. A new stage is its module under stages/, its rule, and a line here.
 STAGES = (
-    # a model's forward pass over a prompt: the attention inputs of the layers asked for (+ cos/sin: rotary)
-    Stage("forward", ("attention_inputs",), MODEL_PROMPT, needs="model", extra={"rotary": ("rope_cos", "rope_sin")}),
+    # a model's forward pass over a prompt: the attention inputs of the layers asked for (+ cos/sin: rotary);
+    # its tokens: id, the tokenizer's string, the label every stage's rows carry
+    Stage("forward", ("attention_inputs",), MODEL_PROMPT, needs="model", extra={"rotary": ("rope_cos", "rope_sin")},
+          tables=("tokens",)),
     Stage("embed", ("hidden_states",), PROMPT, needs="toy"),  # a toy prompt's X (stages.embed)
     Stage("embed", ("hidden_states",), COMBINATION, needs="model"),  # a model layer's X (stages.layer_input)
     Stage("weights", tuple(f"{kind}_{role}" for role in ROLES for kind in ("w", "b")), SETTING),
@@ -111,10 +116,10 @@ def combination_file(weights: str, prompt: str, name: str) -> str:
 
 def stage_files(directory: str, stage: str, features=()) -> dict[str, str]:
     """A stage's outputs as the stages take them: tensors=<dir>/<stage>.pt and <name>_csv=<dir>/<name>.csv,
-    with the extra tensors of `features` (a rotary model's forward: rope_cos, rope_sin)."""
+    with the extra tensors of `features` (a rotary model's forward: rope_cos, rope_sin) and its tables."""
     home = next(s for s in STAGES if s.name == stage)
     return {"tensors": stage_file(directory, stage),
-            **{f"{name}_csv": csv_file(directory, name) for name in home.tensors_for(features)}}
+            **{f"{name}_csv": csv_file(directory, name) for name in home.tensors_for(features) + home.tables}}
 
 
 def stage_folder(folder: str, weights: str, prompt: str, model: str | None = None) -> str:
