@@ -3,8 +3,9 @@ headers, the tokenizer) is checked when the config loads, each fault one line na
 a model's prompts are counted with its own tokenizer against its own limit; a job that fails on a folder
 leaves its error in its log.
 
-The folders here hold a real tokenizer (byte-level BPE, trained offline) and a config.json; their weights
-are a stand-in (the checks read headers only), except where a job runs. Needs the `hf` extra."""
+The folders here hold a real tokenizer (byte-level BPE, trained offline), a config.json and the weights of
+a tiny random model of that config (a stand-in where config.json is malformed: its check comes first). Needs the
+`hf` extra."""
 
 import json
 import shutil
@@ -39,19 +40,28 @@ def workdir(tmp_path_factory):
     return wd
 
 
-def model_folder(wd, name: str, config: dict | list, weights: str = "safetensors"):
-    """hf/<name>: config.json, tokenizer.json and weights: a whole .safetensors file, or a garbage .bin."""
+def model_folder(wd, name: str, config: dict | list, weights: str = "model", shard_size: str | None = None):
+    """hf/<name>: config.json, tokenizer.json and weights: a tiny random model of `config` (in shards of at most
+    `shard_size`, with an index), a stand-in .safetensors file, or a garbage .bin."""
     from safetensors.numpy import save_file
 
     folder = wd / "hf" / name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps(config))
-    shutil.copy(wd / "tokenizer.json", folder / "tokenizer.json")
-    if weights == "safetensors":
+    if weights == "model":
+        import torch
+        import transformers
+
+        torch.manual_seed(0)
+        settings = {key: value for key, value in config.items() if key != "model_type"}
+        model = transformers.AutoModel.from_config(transformers.AutoConfig.for_model(config["model_type"], **settings))
+        model.save_pretrained(folder, **({"max_shard_size": shard_size} if shard_size else {}))
+    elif weights == "stand-in":
         save_file({"w": np.zeros((4, 8), dtype=np.float32)}, str(folder / "model.safetensors"))
     else:
         (folder / "pytorch_model.bin").write_bytes(b"not a torch file at all")
+    (folder / "config.json").write_text(json.dumps(config))
+    shutil.copy(wd / "tokenizer.json", folder / "tokenizer.json")
     return folder
 
 
@@ -86,14 +96,14 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_malformed_config_json_is_one_line(workdir, case):
     config, expected = CASES[case]
-    folder = model_folder(workdir, "bad", config)
+    folder = model_folder(workdir, "bad", config, weights="stand-in")
     use_model(workdir, "bad")
     assert_one_line(workdir, f"attnpipe: config error: models.m.path: {folder.relative_to(workdir)}/config.json: "
                              f"{expected}")
 
 
 def test_a_safetensors_header_cut_short_is_one_line(workdir):
-    folder = model_folder(workdir, "cut", GPT2)
+    folder = model_folder(workdir, "cut", GPT2, weights="stand-in")
     cut(folder / "model.safetensors", 40)
     use_model(workdir, "cut")
     assert_one_line(workdir, "attnpipe: config error: models.m.path: hf/cut/model.safetensors: malformed "
@@ -101,11 +111,81 @@ def test_a_safetensors_header_cut_short_is_one_line(workdir):
 
 
 def test_weights_cut_short_after_their_header_are_one_line(workdir):
-    folder = model_folder(workdir, "short", GPT2)
+    folder = model_folder(workdir, "short", GPT2, weights="stand-in")
     cut(folder / "model.safetensors", (folder / "model.safetensors").stat().st_size - 4)
     use_model(workdir, "short")
     assert_one_line(workdir, "attnpipe: config error: models.m.path: hf/short/model.safetensors: malformed "
                              ".safetensors file (tensor 'w': its shape, dtype or data offsets do not fit the file)")
+
+
+def drop_tensor(path, name: str) -> None:
+    """Rewrite the .safetensors file at `path` without tensor `name` (an index naming it is left as it is)."""
+    from safetensors.numpy import load_file, save_file
+
+    tensors = load_file(str(path))
+    del tensors[name]
+    save_file(tensors, str(path), metadata={"format": "pt"})
+
+
+def shard_of(folder, name: str) -> str:
+    return json.loads((folder / "model.safetensors.index.json").read_text())["weight_map"][name]
+
+
+def test_a_tensor_missing_from_the_shard_its_index_names_is_one_line(workdir):
+    # issue 26: transformers filled layer 0's W_q, W_k, W_v with fresh random numbers, and the run exited 0
+    folder = model_folder(workdir, "sharded", GPT2, shard_size="2KB")
+    shard = shard_of(folder, "h.0.attn.c_attn.weight")
+    assert len(set(json.loads((folder / "model.safetensors.index.json").read_text())["weight_map"].values())) > 2
+    drop_tensor(folder / shard, "h.0.attn.c_attn.weight")
+    use_model(workdir, "sharded")
+    assert_one_line(workdir, f"attnpipe: config error: models.m.path: tensor 'h.0.attn.c_attn.weight' is not in "
+                             f"hf/sharded/{shard} (where hf/sharded/model.safetensors.index.json puts it); expected "
+                             "every tensor the model reads")
+
+
+def test_a_missing_shard_is_one_line(workdir):
+    folder = model_folder(workdir, "lost-shard", LLAMA, shard_size="2KB")
+    shard = shard_of(folder, "layers.1.self_attn.k_proj.weight")
+    (folder / shard).unlink()
+    use_model(workdir, "lost-shard")
+    assert_one_line(workdir, f"attnpipe: config error: models.m.path: hf/lost-shard/model.safetensors.index.json "
+                             f"names shard '{shard}' (for tensor ")
+
+
+def test_a_tensor_missing_from_a_single_file_is_one_line(workdir):
+    folder = model_folder(workdir, "one-file", LLAMA)
+    drop_tensor(folder / "model.safetensors", "layers.1.self_attn.v_proj.weight")
+    use_model(workdir, "one-file")
+    assert_one_line(workdir, "attnpipe: config error: models.m.path: tensor 'layers.1.self_attn.v_proj.weight' is "
+                             "not in hf/one-file/model.safetensors; expected every tensor the model reads")
+
+
+def test_a_tensor_of_another_shape_is_one_line(workdir):
+    from safetensors.numpy import load_file, save_file
+
+    folder = model_folder(workdir, "reshaped", GPT2)
+    tensors = load_file(str(folder / "model.safetensors"))
+    tensors["h.1.attn.c_attn.weight"] = np.ascontiguousarray(tensors["h.1.attn.c_attn.weight"][:, :12])
+    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    use_model(workdir, "reshaped")
+    assert_one_line(workdir, "attnpipe: config error: models.m.path: tensor 'h.1.attn.c_attn.weight' in "
+                             "hf/reshaped/model.safetensors: shape [8, 12]; expected [8, 24] (config.json)")
+
+
+def test_a_checkpoint_with_a_head_and_prefixed_names_is_whole(workdir):
+    """GPT2LMHeadModel's checkpoint: every name under `transformer.`, and an LM head tied to the embeddings:
+    the base model finds all it reads there (extra tensors are fine)."""
+    import torch
+    import transformers
+
+    folder = model_folder(workdir, "lm-head", GPT2)
+    torch.manual_seed(0)
+    settings = {key: value for key, value in GPT2.items() if key != "model_type"}
+    transformers.GPT2LMHeadModel(transformers.GPT2Config(**settings)).save_pretrained(folder)
+    (folder / "config.json").write_text(json.dumps(GPT2))
+    use_model(workdir, "lm-head")
+    proc = snakemake(workdir, "-n", "numeric", "--cores", "1")
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def test_a_garbage_tokenizer_is_one_line_naming_it(workdir):

@@ -7,6 +7,7 @@ place, to one setting per layer named <name>-layer<L>.
 
 import importlib.util
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,9 +190,11 @@ def _read_model(name: str, path: str) -> Model:
     tokenizer = [str(folder / f) for f in TOKENIZER_FILES + TOKENIZER_EXTRAS if (folder / f).is_file()]
     numel = sum(_safetensors_numel(Path(f), where) for f in weights if f.endswith(".safetensors"))
     settings = _Settings(cfg, f"{where}: {folder / 'config.json'}")
+    sizes = _sizes(settings, model_type)
+    _check_tensors(folder, where)
     model = Model(name=name, path=path, model_type=model_type, rope=FAMILIES[model_type] == "llama",
                   causal=FAMILIES[model_type] != "bert", weight_files=[str(folder / "config.json"), *weights],
-                  tokenizer_files=tokenizer, weights_numel=numel, **_sizes(settings, model_type))
+                  tokenizer_files=tokenizer, weights_numel=numel, **sizes)
     model.windows = _sliding_windows(settings, model_type, model.layers)
     if model_type == "gpt2":  # GPT-2's optional scalings, as GPT2Attention applies them
         if not cfg.get("scale_attn_weights", True):
@@ -270,9 +273,85 @@ def _sizes(cfg: _Settings, model_type: str) -> dict:
     return {"layers": layers, "heads": heads, "kv_heads": kv_heads, "head_dim": head_dim, "positions": positions}
 
 
+def _check_tensors(folder: Path, where: str) -> None:
+    """Every tensor the model reads is in the files transformers loads, of the shape config.json gives
+    (models.complete asks transformers): a missing one would be random numbers, or a failed job."""
+    from . import complete
+
+    found = _folder_tensors(folder, where)
+    if found is None:  # pickled .bin weights: their names cannot be read without unpickling them
+        return
+    tensors, weight_map = found
+    wrong = complete.problem(folder, tensors)
+    if wrong is None:
+        return
+    name, what = wrong
+    index = folder / "model.safetensors.index.json"
+    # the index's (checkpoint's) spelling, where it names the tensor with a prefix (`transformer.`, `bert.`, ..)
+    listed = next((key for key in [*(weight_map or {}), *tensors] if key == name or key.endswith("." + name)), None)
+    if what != "missing":
+        file = tensors.get(listed or name, (None,))[0]
+        raise ModelConfigError(f"{where}: tensor {listed or name!r} in {file}: {what}")
+    if weight_map is None:
+        place = f"{folder / 'model.safetensors'}"
+    elif listed in weight_map:
+        place = f"{folder / weight_map[listed]} (where {index} puts it)"
+    else:
+        place = f"any shard {index} names"
+    raise ModelConfigError(f"{where}: tensor {listed or name!r} is not in {place}; expected every tensor the "
+                           "model reads (transformers would fill a missing one with random numbers)")
+
+
+def _folder_tensors(folder: Path, where: str) -> tuple[dict, dict | None] | None:
+    """The tensors transformers loads from the folder, name -> (file, dtype, shape), from the headers of
+    model.safetensors, else of the shards model.safetensors.index.json names (each must be there), and that
+    index's weight_map; None for a folder of pickled .bin weights."""
+    single, index = folder / "model.safetensors", folder / "model.safetensors.index.json"
+    weight_map = None
+    if single.is_file():
+        files = [single]
+    elif index.is_file():
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+            if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+                raise TypeError
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ModelConfigError(f"{where}: {index}: expected a JSON object whose weight_map names each "
+                                   "tensor's shard file") from None
+        files = []
+        for shard in sorted(set(weight_map.values())):
+            named = next(tensor for tensor, file in weight_map.items() if file == shard)
+            if Path(shard).name != shard or not (folder / shard).is_file():
+                what = "no such file in the folder" if Path(shard).name == shard else "not a file name"
+                raise ModelConfigError(f"{where}: {index} names shard {shard!r} (for tensor {named!r}), {what}; "
+                                       "expected every shard it names beside it")
+            files.append(folder / shard)
+    elif any(folder.glob("*.bin")) or any(folder.glob("*.bin.index.json")):
+        return None
+    else:
+        found = ", ".join(sorted(p.name for p in folder.glob("*.safetensors")))
+        raise ModelConfigError(f"{where}: expected model.safetensors or model.safetensors.index.json (the names "
+                               f"transformers loads), found {found}")
+    tensors = {}
+    for file in files:
+        for name, entry in _safetensors_header(file, where).items():
+            if name != "__metadata__":
+                tensors[name] = (str(file), entry["dtype"], entry["shape"])
+    return tensors, weight_map
+
+
 def _safetensors_numel(path: Path, where: str) -> int:
-    """Numbers in a .safetensors file, from its JSON header (8 bytes of length, then the header), which must
-    describe the file: every tensor's bytes inside it, as many as its shape and dtype take. Nothing else read."""
+    """Numbers in a .safetensors file, from its header (_safetensors_header)."""
+    numel = 0
+    for name, entry in _safetensors_header(path, where).items():
+        if name != "__metadata__":
+            numel += math.prod(entry["shape"])
+    return numel
+
+
+def _safetensors_header(path: Path, where: str) -> dict:
+    """A .safetensors file's JSON header (8 bytes of length, then the header), which must describe the file:
+    every tensor's bytes inside it, as many as its shape and dtype take. Nothing else read."""
     def malformed(what: str) -> ModelConfigError:
         return ModelConfigError(f"{where}: {path}: malformed .safetensors file ({what}); expected a whole file "
                                 "saved by safetensors")
@@ -288,7 +367,7 @@ def _safetensors_numel(path: Path, where: str) -> int:
             raise malformed(f"header: {_first_line(exc)}") from None
     if not isinstance(header, dict):
         raise malformed(f"header: expected a JSON object, got {_json_kind(header)}")
-    numel, data = 0, size - 8 - length
+    data = size - 8 - length
     for name, entry in header.items():
         if name == "__metadata__":
             continue
@@ -304,8 +383,7 @@ def _safetensors_numel(path: Path, where: str) -> int:
                 raise ValueError(begin, end)
         except (KeyError, TypeError, ValueError):
             raise malformed(f"tensor {name[:60]!r}: its shape, dtype or data offsets do not fit the file") from None
-        numel += count
-    return numel
+    return header
 
 
 def _first_line(exc: Exception) -> str:
