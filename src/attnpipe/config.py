@@ -234,8 +234,8 @@ def _check_model_tokens(sweep: Sweep, prompts: list[Prompt]) -> None:
     texts = {i: p.model_text for i, p in enumerate(prompts) if p.model_text is not None}
     used = {s.model.name: s.model for s in sweep.weights.values() if isinstance(s, model_spec.ModelSetting)}
     for model in used.values():
-        counts = model.count_tokens(list(texts.values()))
         limit, why = min((model.positions, "its position embeddings"), (MAX_TOKENS, "attnpipe's limit"))
+        counts = model.count_tokens(list(texts.values()), limit)
         for (i, text), count in zip(texts.items(), counts):
             if count > limit:
                 raise ConfigError(

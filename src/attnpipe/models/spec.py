@@ -32,6 +32,9 @@ MAX_HEADER_BYTES = 100_000_000  # a .safetensors JSON header (safetensors' own l
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U64": 8, "U32": 4,
                "U16": 2, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
 # Where config.json leaves the position limit out, transformers' default for the architecture.
+# A prompt counted by tokenizer.json within this many tokens of its model's limit is counted again as the forward
+# tokenizes (transformers, which may add a BOS or EOS token that tokenizer.json does not).
+TOKEN_MARGIN = 8
 DEFAULT_POSITIONS = {"bert": 512, "gpt2": 1024, "llama": 2048, "mistral": 4096 * 32, "qwen2": 32768}
 
 
@@ -74,30 +77,49 @@ class Model:
                 total += 2 * os.stat(name).st_size
         return total / 2**20
 
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        """How many tokens the model's tokenizer makes of each text, special tokens included (what the forward
-        pass reads). From tokenizer.json with the `tokenizers` library (a fraction of a second; transformers'
-        import costs seconds at every Snakemake start); a folder without one through transformers."""
+    def count_tokens(self, texts: list[str], limit: int | None = None) -> list[int]:
+        """How many tokens the forward pass reads of each text: the model's tokenizer with its special tokens,
+        no padding and no truncation (a tokenizer.json may store both: MiniLM's pads and cuts every text to 128).
+        From tokenizer.json with the `tokenizers` library (a fraction of a second; transformers' import costs
+        seconds at every Snakemake start); through transformers, as the forward tokenizes, for a folder without
+        one and for the texts within TOKEN_MARGIN of `limit` (transformers may rebuild the special tokens from
+        tokenizer_config.json: at the limit a token decides)."""
         folder = Path(self.path)
         where = f"models.{self.name}.path"
-        if (folder / "tokenizer.json").is_file():
-            from tokenizers import Tokenizer
-
-            try:
-                tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-                return [len(encoding.ids) for encoding in tokenizer.encode_batch(texts)]
-            except Exception as exc:  # tokenizers raises plain Exceptions (and UnicodeDecodeError)
-                raise ModelConfigError(f"{where}: cannot read {folder / 'tokenizer.json'} ({_first_line(exc)}); "
-                                       "expected a tokenizer.json saved by Hugging Face tokenizers") from None
-        from transformers import AutoTokenizer
+        if not (folder / "tokenizer.json").is_file():
+            return self._count_with_transformers(texts)
+        from tokenizers import Tokenizer
 
         try:
+            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            tokenizer.no_padding()
+            tokenizer.no_truncation()
+            counts = [len(encoding.ids) for encoding in tokenizer.encode_batch(texts)]
+        except Exception as exc:  # tokenizers raises plain Exceptions (and UnicodeDecodeError)
+            raise ModelConfigError(f"{where}: cannot read {folder / 'tokenizer.json'} ({_first_line(exc)}); "
+                                   "expected a tokenizer.json saved by Hugging Face tokenizers") from None
+        near = [i for i, count in enumerate(counts) if limit is not None and count >= limit - TOKEN_MARGIN]
+        if near:
+            for i, count in zip(near, self._count_with_transformers([texts[i] for i in near])):
+                counts[i] = count
+        return counts
+
+    def _count_with_transformers(self, texts: list[str]) -> list[int]:
+        from transformers import AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        folder = Path(self.path)
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # its note on a text beyond the model's length: the check says it
+        try:
             tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-            return [len(ids) for ids in tokenizer(texts)["input_ids"]]
+            return [len(ids) for ids in tokenizer(texts)["input_ids"]]  # as hf.forward: no padding, no truncation
         except Exception as exc:
             files = ", ".join(Path(f).name for f in self.tokenizer_files)
-            raise ModelConfigError(f"{where}: cannot load the tokenizer in {str(folder)!r} ({files}: "
+            raise ModelConfigError(f"models.{self.name}.path: cannot load the tokenizer in {str(folder)!r} ({files}: "
                                    f"{_first_line(exc)}); expected files transformers can read") from None
+        finally:
+            hf_logging.set_verbosity(verbosity)
 
 
 @dataclass
