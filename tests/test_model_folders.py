@@ -8,11 +8,12 @@ a tiny random model of that config (a stand-in where config.json is malformed: i
 `hf` extra."""
 
 import json
+import os
 import shutil
 
 import numpy as np
 import pytest
-from conftest import copy_workflow, snakemake, snapshot, write_config
+from conftest import copy_workflow, planned_jobs, snakemake, snapshot, write_config
 
 tokenizers = pytest.importorskip("tokenizers")
 pytest.importorskip("transformers")
@@ -40,7 +41,8 @@ def workdir(tmp_path_factory):
     return wd
 
 
-def model_folder(wd, name: str, config: dict | list, weights: str = "model", shard_size: str | None = None):
+def model_folder(wd, name: str, config: dict | list, weights: str = "model", shard_size: str | None = None,
+                 seed: int = 0):
     """hf/<name>: config.json, tokenizer.json and weights: a tiny random model of `config` (in shards of at most
     `shard_size`, with an index), a stand-in .safetensors file, or a garbage .bin."""
     from safetensors.numpy import save_file
@@ -52,7 +54,7 @@ def model_folder(wd, name: str, config: dict | list, weights: str = "model", sha
         import torch
         import transformers
 
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         settings = {key: value for key, value in config.items() if key != "model_type"}
         model = transformers.AutoModel.from_config(transformers.AutoConfig.for_model(config["model_type"], **settings))
         model.save_pretrained(folder, **({"max_shard_size": shard_size} if shard_size else {}))
@@ -186,6 +188,29 @@ def test_a_checkpoint_with_a_head_and_prefixed_names_is_whole(workdir):
     use_model(workdir, "lm-head")
     proc = snakemake(workdir, "-n", "numeric", "--cores", "1")
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_weights_swapped_with_an_older_time_rerun_that_models_jobs(tmp_path):
+    """Snakemake compares times: weights replaced by others that keep an older time (cp -p, an unpacked archive)
+    found nothing to do, and the stale results stayed. What the files hold is a param of the model's jobs; a change
+    of their metadata alone (chmod) reruns nothing."""
+    wd = copy_workflow(tmp_path / "wf")
+    (wd / "tokenizer.json").write_text(tokenizer_json())
+    weights = model_folder(wd, "a", GPT2) / "model.safetensors"
+    use_model(wd, "a", layers=[0])
+    snakemake(wd, "numeric", "--cores", "2", check=True)
+    assert planned_jobs(wd, "numeric") == set()
+    query = (wd / "results/w-layer0/w_query.csv").read_text()
+
+    before = weights.stat()
+    shutil.copyfile(model_folder(wd, "b", GPT2, seed=1) / "model.safetensors", weights)  # other numbers, same shapes
+    os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns - 10**9))  # older than the results, as cp -p keeps
+    assert {rule for rule, _ in planned_jobs(wd, "numeric")} >= {"forward", "model_weights", "layer_input", "attend"}
+    snakemake(wd, "numeric", "--cores", "2", check=True)
+    assert (wd / "results/w-layer0/w_query.csv").read_text() != query
+
+    weights.chmod(0o640)  # its change time moves, its contents stay
+    assert planned_jobs(wd, "numeric") == set()
 
 
 def test_a_garbage_tokenizer_is_one_line_naming_it(workdir):

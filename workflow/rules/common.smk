@@ -29,6 +29,7 @@ from attnpipe.layout import (
     stage_files,
     weights_dir,
 )
+from attnpipe.models.identity import fingerprint as content_fingerprint
 from attnpipe.models.spec import ModelSetting
 from attnpipe.render.server import switch as render_server_switch
 from attnpipe.provenance import code_version
@@ -327,6 +328,21 @@ def get_forward_settings(wildcards):
 
 def get_model_files(wildcards):
     return SWEEP.models[wildcards.model].files()
+
+
+# A param, of the wildcards only (Snakemake does not compare params derived from `input`): Snakemake reruns a job
+# by its inputs' times, and weights swapped for others with an older time (cp -p) are new all the same.
+def get_model_content(wildcards):
+    return files_content(tuple(get_model_files(wildcards)))
+
+
+def get_model_weight_content(wildcards):
+    return files_content(tuple(get_model_weight_files(wildcards)))
+
+
+@cache  # the model's files, for every job that reads them: each hashed once and remembered (models.identity)
+def files_content(paths):
+    return content_fingerprint(list(paths))
 
 
 def get_model_forward(wildcards):

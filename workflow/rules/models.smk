@@ -14,6 +14,7 @@ rule forward:
         **forward_files(MODEL_PROMPT, rotary=False),
     params:
         settings=get_forward_settings,
+        content=get_model_content,  # what the folder's files hold (their times may not say)
         code=CODE["forward"],
     log:
         "logs/forward/{model}/{prompt}.log",
@@ -61,6 +62,7 @@ rule model_weights:
         **stage_files(SETTING, "weights"),
     params:
         settings=get_model_weight_settings,
+        content=get_model_weight_content,
         code=CODE["model_weights"],
     log:
         "logs/weights/{weights}.log",
