@@ -4,6 +4,7 @@ import gc
 import importlib
 import os
 import re
+import signal
 import sys
 import traceback
 from functools import cache
@@ -155,6 +156,14 @@ def run_stage(stage, input, output, params, log, wildcards=None):
         message = f"attnpipe: {kind}: {names}{err}"
         write_log(log[0], message)
         raise WorkflowError(message) from None
+
+
+def let_one_interrupt_go(signum=None, frame=None):
+    """From the end of the run on (onsuccess, onerror): every job is done and recorded, and what is left is
+    Snakemake removing its lock and its threads ending. A Ctrl-C there printed a KeyboardInterrupt traceback (or
+    "Exception ignored in ... threading.py _shutdown") and could leave the lock behind: the first is let go; a
+    second one ends the process at once."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL if signum else let_one_interrupt_go)
 
 
 # What one job asks a cluster for: attnpipe.resources (measured figures, with headroom).
