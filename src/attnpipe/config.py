@@ -242,6 +242,20 @@ def _check_model_tokens(sweep: Sweep, prompts: list[Prompt]) -> None:
                     f"prompts[{i}] ({shown(text)}): expected at most {limit:,} tokens for model {model.name} "
                     f"({why}), got {count:,} (model {model.name}'s tokenizer)"
                 )
+            _check_model_attention_size(model, i, text, count)
+
+
+def _check_model_attention_size(model, i: int, text: str, tokens: int) -> None:
+    """A model layer's attention tensor, heads x tokens x tokens, within MAX_VALUES, as a toy setting's: what the
+    attend job's declared memory holds (resources.NUMERIC; benchmarks/model_limits.py: MiniLM's 12 heads x 296
+    x 296 peaked at 523 MB, 12 x 512 x 512 at 628 MB, over the 600 declared)."""
+    if model.heads * tokens * tokens > MAX_VALUES:
+        most = math.isqrt(MAX_VALUES // model.heads)
+        raise ConfigError(
+            f"prompts[{i}] ({shown(text)}): expected heads x tokens x tokens of at most {MAX_VALUES:,} numbers per "
+            f"attention tensor (what a job's declared memory holds), got {model.heads} x {tokens} x {tokens} for "
+            f"model {model.name}: at most {most} tokens with its {model.heads} heads"
+        )
 
 
 def _vocab_width(vocab: dict, fallback: dict | None) -> int | None:

@@ -45,18 +45,26 @@ def _sha256(path: str) -> str:
 
 
 def _read_cache() -> dict:
-    try:
-        recorded = json.loads(CACHE.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return recorded if isinstance(recorded, dict) else {}
+    return remembered(CACHE)
 
 
 def _write_cache(recorded: dict) -> None:
-    recorded = {path: entry for path, entry in recorded.items() if os.path.exists(path)}  # files gone: forgotten
+    remembered(CACHE, {path: entry for path, entry in recorded.items() if os.path.exists(path)})  # gone: forgotten
+
+
+def remembered(path: Path, values: dict | None = None) -> dict:
+    """A JSON object kept at `path` (under .snakemake/attnpipe/): read it, or with `values`, write them. A file
+    that cannot be read is an empty one; one that cannot be written is asked again next time."""
+    if values is None:
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return found if isinstance(found, dict) else {}
     try:
-        CACHE.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(CACHE) as tmp:
-            Path(tmp).write_text(json.dumps(recorded), encoding="utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(json.dumps(values), encoding="utf-8")
     except OSError:
-        pass  # a read-only working folder: the files are read again next time
+        pass
+    return values

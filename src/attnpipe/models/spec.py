@@ -1,8 +1,9 @@
 """`models:` and the weight settings that name one, checked at config load from each folder's config.json.
 
-No torch and no transformers here: Snakemake parses the config on every run, and importing them costs
-seconds. A setting {model, layer: L} is one weight setting; {model, layers: all | [..]} expands, in
-place, to one setting per layer named <name>-layer<L>.
+No torch and no transformers here as a rule: Snakemake parses the config on every run, and importing them costs
+seconds. The exceptions are remembered under .snakemake/attnpipe/: a folder's first tensor check (complete) and the
+count of a prompt within TOKEN_MARGIN of its model's limit. A setting {model, layer: L} is one weight setting;
+{model, layers: all | [..]} expands, in place, to one setting per layer named <name>-layer<L>.
 """
 
 import importlib.util
@@ -35,6 +36,7 @@ DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16
 # A prompt counted by tokenizer.json within this many tokens of its model's limit is counted again as the forward
 # tokenizes (transformers, which may add a BOS or EOS token that tokenizer.json does not).
 TOKEN_MARGIN = 8
+TOKEN_COUNTS = Path(".snakemake/attnpipe/token-counts.json")
 DEFAULT_POSITIONS = {"bert": 512, "gpt2": 1024, "llama": 2048, "mistral": 4096 * 32, "qwen2": 32768}
 
 
@@ -100,9 +102,26 @@ class Model:
                                    "expected a tokenizer.json saved by Hugging Face tokenizers") from None
         near = [i for i, count in enumerate(counts) if limit is not None and count >= limit - TOKEN_MARGIN]
         if near:
-            for i, count in zip(near, self._count_with_transformers([texts[i] for i in near])):
+            for i, count in zip(near, self._counted_near_the_limit([texts[i] for i in near])):
                 counts[i] = count
         return counts
+
+    def _counted_near_the_limit(self, texts: list[str]) -> list[int]:
+        """transformers' counts, remembered under .snakemake/attnpipe/ by the tokenizer files' contents and the
+        text: importing transformers at every Snakemake start (every cluster job's too) costs seconds and 250 MB."""
+        import hashlib
+        from importlib.metadata import version
+
+        from .identity import fingerprint, remembered
+
+        tokenizer = fingerprint(self.tokenizer_files)
+        keys = [hashlib.sha256(json.dumps([version("transformers"), tokenizer, text]).encode()).hexdigest()
+                for text in texts]
+        counts = remembered(TOKEN_COUNTS)
+        if any(key not in counts for key in keys):
+            counts.update(zip(keys, self._count_with_transformers(texts)))
+            remembered(TOKEN_COUNTS, counts)
+        return [counts[key] for key in keys]
 
     def _count_with_transformers(self, texts: list[str]) -> list[int]:
         from transformers import AutoTokenizer
