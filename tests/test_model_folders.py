@@ -92,6 +92,8 @@ CASES = {
     "heads not dividing": (LLAMA | {"num_attention_heads": 3}, "num_attention_heads: expected a divisor of "
                                                               "hidden_size 8, got 3"),
     "a list": ([GPT2], "expected a JSON object of the model's settings, got a list"),
+    "an activation transformers lacks": (GPT2 | {"activation_function": "nope"},
+                                         "transformers cannot build the model from it ('nope')"),
 }
 
 

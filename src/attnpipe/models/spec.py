@@ -323,7 +323,11 @@ def _check_tensors(folder: Path, where: str) -> None:
     if found is None:  # pickled .bin weights: their names cannot be read without unpickling them
         return
     tensors, weight_map = found
-    wrong = complete.problem(folder, tensors)
+    try:
+        wrong = complete.problem(folder, tensors)
+    except Exception as exc:  # config.json passed our checks, but transformers cannot build the model from it
+        raise ModelConfigError(f"{where}: {folder / 'config.json'}: transformers cannot build the model from it "
+                               f"({_first_line(exc)}); expected a config.json saved by transformers") from None
     if wrong is None:
         return
     name, what = wrong
