@@ -33,3 +33,12 @@ rule all:
 rule numeric:
     input:
         get_numeric_outputs,
+
+
+# After the last job, a Ctrl-C only ends what is already done (common.smk).
+onsuccess:
+    let_one_interrupt_go()
+
+
+onerror:
+    let_one_interrupt_go()

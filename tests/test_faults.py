@@ -217,3 +217,27 @@ def test_a_damaged_stage_file_is_refused_everywhere_with_its_path_and_the_fix(bu
     if how == "truncated":  # the fix works
         attend.unlink()
         snakemake(built_copy, "results/summary.csv", "--cores", "1", check=True)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.3])
+def test_ctrl_c_just_after_the_workflow_finished_is_quiet_and_leaves_no_lock(tmp_path, delay):
+    """Ctrl-C in the second after "Workflow Finished": Snakemake was removing its lock and ending its threads,
+    and printed a KeyboardInterrupt traceback (or "Exception ignored in ... threading.py _shutdown"), the lock
+    left behind. The work is done and recorded: the interrupt is let go."""
+    workdir = copy_workflow(tmp_path / "wf")
+    write_config(workdir, {**OVERFLOW_CONFIG, "weights": {"fine": OVERFLOW_CONFIG["weights"]["fine"]}})
+    snakemake(workdir, "numeric", "--cores", "1", check=True)
+    env = {**os.environ, "PYTHONPATH": str(workdir / "src")}
+    sweep = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "1", "--forcerun", "summary", "numeric"],
+                             cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    for line in sweep.stdout:
+        seen.append(line)
+        if "Workflow Finished" in line:
+            time.sleep(delay)
+            sweep.send_signal(signal.SIGINT)
+            break
+    seen.append(sweep.stdout.read())
+    assert sweep.wait(timeout=60) == 0, "".join(seen)[-3000:]
+    assert not any(word in "".join(seen) for word in ("Traceback", "KeyboardInterrupt", "Exception ignored")), seen
+    assert snakemake(workdir, "-n", "numeric", "--cores", "1").returncode == 0  # not locked

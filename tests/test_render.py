@@ -92,6 +92,21 @@ def test_long_prompts_and_chosen_heads(tmp_path):
             assert {i for src, i, j, _ in scene.shown if src == "scores[0]"} >= {0, 15}
 
 
+def test_the_still_says_which_heads_of_how_many_it_shows(tmp_path):
+    """`render: {heads: [0, 1]}` of 12: the still said "all 2 heads side by side" while the gallery said
+    "12 heads (the video's: 0, 1)"."""
+    workdir = copy_workflow(tmp_path / "wf")
+    cfg = read_config(workdir)
+    cfg["prompts"] = ["31415926"]
+    cfg["weights"] = {"two-of-twelve": {**TWELVE_HEADS, "attention": {"heads": 12}, "render": {"heads": [0, 1]}},
+                      "twelve": {**TWELVE_HEADS, "attention": {"heads": 12}}}
+    write_config(workdir, cfg)
+    snakemake(workdir, "numeric", "--cores", "2", check=True)
+    captions = {weights: scene.caption_text for weights, _, scene in built_scenes(workdir, final_only=True)}
+    assert captions["two-of-twelve"].endswith("the result: who attends to whom, heads 0, 1 of 12 side by side")
+    assert captions["twelve"].endswith("the result: who attends to whom, all 12 heads side by side")
+
+
 # ---- the still reads at its own size ------------------------------------------------------------------
 
 TWELVE_HEADS = {role: {"random": {"seed": n, "shape": [3, 24]}} for n, role in enumerate(["query", "key", "value"])}

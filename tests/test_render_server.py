@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import combinations, read_config, snakemake, write_config
+from conftest import combinations, copy_workflow, read_config, snakemake, write_config
 
 FORKED = "(forked from the render server)"
 JOB = "attnpipe.render.job"  # the module the render server serves (its job() and preload())
@@ -120,6 +120,41 @@ def test_a_stopped_job_stops_its_render_and_leaves_nothing(built_copy, tmp_path,
     assert not [p.name for p in folder.iterdir() if p.name.startswith(".")], "temporaries left in results/"
     assert not list(tmp.glob("attnpipe-render-*")), "the render's media folder was left behind"
 
+
+
+@pytest.mark.parametrize("server", ["on", "off"])
+def test_a_render_whose_snakemake_is_killed_stops_without_writing(tmp_path, server):
+    """kill -9 of Snakemake alone: its render went on and wrote attention.mp4 and .png some seconds later, for a
+    workflow that would never record them. The job (and the server's child rendering for it) stops instead."""
+    workdir = copy_workflow(tmp_path / "wf")
+    cfg = read_config(workdir)
+    cfg["render"] = {**cfg.get("render", {}), "preset": "publish"}  # long enough to kill Snakemake midway
+    write_config(workdir, cfg)
+    snakemake(workdir, "numeric", "--cores", "2", check=True)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(workdir / "src"), "TMPDIR": str(tmp), "XDG_RUNTIME_DIR": "",
+           "ATTNPIPE_RENDER_SERVER": server}
+    folder = workdir / "results/seed/012"
+    sweep = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "1", "results/seed/012/attention.mp4"],
+                             cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def render_job():
+            jobs = [pid for pid, (ppid, cmd) in processes().items() if ppid == sweep.pid and "render" in cmd]
+            return jobs[0] if jobs else None
+
+        job = wait_for(render_job, 120, "the render job")
+        time.sleep(3)  # into the render
+        os.kill(sweep.pid, signal.SIGKILL)
+        sweep.wait()
+        wait_for(lambda: job not in processes(), 30, "the render job to stop")
+        time.sleep(2)  # a forked child that went on would be writing now
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    written = [p.name for p in folder.iterdir() if p.name.startswith(("attention.mp4", "attention.png", "."))]
+    assert written == [], "a render wrote for a workflow that is gone"
+    assert not list(tmp.glob("attnpipe-render-*")), "the render's media folder was left behind"
 
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # one another user may run (the venv's may sit in root's home)

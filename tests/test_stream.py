@@ -212,17 +212,16 @@ def test_tensor_index_lists_each_tensors_file_dtype_and_shape(sharded):
         (sharded / "aside").rename(sharded / "sharded" / weight_map["layers.2.self_attn.q_proj.weight"])
 
 
-def test_a_missing_shard_fails_the_snakemake_job_with_one_line(sharded, tmp_path):
-    """Through a real run: the forward job's error is one line in the terminal and its log, no traceback, and
-    it writes no forward.pt."""
+def test_a_missing_shard_the_sweep_needs_stops_the_run_before_any_job(sharded, tmp_path):
+    """Through a real run: the config check (models.spec.check_tensors) names the shard in one line before any job
+    starts, so no forward job runs and nothing is written (the job's own one line is tested above)."""
     wd = copy_workflow(tmp_path / "wf")
-    folder, parts = broken_copy(sharded, wd / "hf", "missing shard")
+    folder, _ = broken_copy(sharded, wd / "hf", "missing shard")
     write_config(wd, {"models": {"m": {"path": str(folder)}}, "weights": {"w": {"model": "m", "layer": 1}},
                       "prompts": [PROMPT]})
     proc = snakemake(wd, f"results/models/m/{PROMPT_ID}/forward.pt", "--cores", "1")
     assert proc.returncode != 0
-    line = next(line for line in proc.stderr.splitlines() if line.startswith("attnpipe: input error: model 'm'"))
-    assert all(part in line for part in parts), line
-    log = (wd / f"logs/forward/m/{PROMPT_ID}.log").read_text()
-    assert line in log and "Traceback" not in log
+    line = next(line for line in proc.stderr.splitlines() if line.startswith("attnpipe: config error: models.m"))
+    assert "names shard" in line and "expected every shard it names beside it" in line, line
+    assert not (wd / "logs/forward").exists()
     assert not (wd / f"results/models/m/{PROMPT_ID}/forward.pt").exists()

@@ -5,6 +5,7 @@ import importlib
 import inspect
 import os
 import re
+import signal
 import sys
 import traceback
 from functools import cache
@@ -30,6 +31,7 @@ from attnpipe.store.layout import (
     stage_files,
     weights_dir,
 )
+from attnpipe.models.identity import fingerprint as content_fingerprint
 from attnpipe.models.spec import ModelSetting
 from attnpipe.render.server import switch as render_server_switch
 from attnpipe.numeric.tokens import SAFE_ID_PATTERN
@@ -154,6 +156,14 @@ def run_stage(stage, input, output, params, log, wildcards=None):
         message = f"attnpipe: {kind}: {names}{err}"
         write_log(log[0], message)
         raise WorkflowError(message) from None
+
+
+def let_one_interrupt_go(signum=None, frame=None):
+    """From the end of the run on (onsuccess, onerror): every job is done and recorded, and what is left is
+    Snakemake removing its lock and its threads ending. A Ctrl-C there printed a KeyboardInterrupt traceback (or
+    "Exception ignored in ... threading.py _shutdown") and could leave the lock behind: the first is let go; a
+    second one ends the process at once."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL if signum else let_one_interrupt_go)
 
 
 # What one job asks a cluster for: attnpipe.resources (measured figures, with headroom).
@@ -293,6 +303,21 @@ def get_fetch_settings(wildcards):
 
 def get_fetch_runtime(wildcards):
     return resources.fetch_request(SWEEP.models[wildcards.model].float32_mb())["runtime"]
+
+
+# A param, of the wildcards only (Snakemake does not compare params derived from `input`): Snakemake reruns a job
+# by its inputs' times, and weights swapped for others with an older time (cp -p) are new all the same.
+def get_model_content(wildcards):
+    return files_content(tuple(get_model_files(wildcards)))
+
+
+def get_model_weight_content(wildcards):
+    return files_content(tuple(get_model_weight_files(wildcards)))
+
+
+@cache  # the model's files, for every job that reads them: each hashed once and remembered (models.identity)
+def files_content(paths):
+    return content_fingerprint(list(paths))
 
 
 def get_model_forward(wildcards):

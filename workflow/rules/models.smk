@@ -38,6 +38,7 @@ rule forward:
         **stage_files(MODEL_PROMPT, "forward"),
     params:
         settings=get_forward_settings,
+        content=get_model_content,  # what the folder's files hold (their times may not say)
         code=CODE["forward"],
     log:
         "logs/forward/{model}/{prompt}.log",
@@ -85,6 +86,7 @@ rule model_weights:
         **stage_files(SETTING, "weights"),
     params:
         settings=get_model_weight_settings,
+        content=get_model_weight_content,
         code=CODE["model_weights"],
     log:
         "logs/weights/{weights}.log",

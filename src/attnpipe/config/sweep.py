@@ -257,6 +257,12 @@ def _resolve(config: dict, schema: dict) -> Sweep:
                 raise ConfigError(f"weights.{name}: expands to {one.name!r}, a name already taken; expected "
                                   "unique weight-setting names")
             sweep.weights[one.name] = one
+    deepest: dict[str, int] = {}  # model -> the deepest layer a setting reads: what its folder must hold
+    for setting in sweep.weights.values():
+        if isinstance(setting, model_spec.ModelSetting):
+            deepest[setting.model.name] = max(setting.layer, deepest.get(setting.model.name, 0))
+    for name, layer in deepest.items():
+        model_spec.check_tensors(models[name], layer)
     _check_model_tokens(sweep, prompts)
     return sweep
 
@@ -267,14 +273,28 @@ def _check_model_tokens(sweep: Sweep, prompts: list[Prompt]) -> None:
     texts = {i: p.model_text for i, p in enumerate(prompts) if p.model_text is not None}
     used = {s.model.name: s.model for s in sweep.weights.values() if isinstance(s, model_spec.ModelSetting)}
     for model in used.values():
-        counts = model.count_tokens(list(texts.values()))
         limit, why = min((model.positions, "its position embeddings"), (MAX_TOKENS, "attnpipe's limit"))
+        counts = model.count_tokens(list(texts.values()), limit)
         for (i, text), count in zip(texts.items(), counts):
             if count > limit:
                 raise ConfigError(
                     f"prompts[{i}] ({shown(text)}): expected at most {limit:,} tokens for model {model.name} "
                     f"({why}), got {count:,} (model {model.name}'s tokenizer)"
                 )
+            _check_model_attention_size(model, i, text, count)
+
+
+def _check_model_attention_size(model, i: int, text: str, tokens: int) -> None:
+    """A model layer's attention tensor, heads x tokens x tokens, within MAX_VALUES, as a toy setting's: what the
+    attend job's declared memory holds (resources.NUMERIC; benchmarks/model_limits.py: MiniLM's 12 heads x 296
+    x 296 peaked at 523 MB, 12 x 512 x 512 at 628 MB, over the 600 declared)."""
+    if model.heads * tokens * tokens > MAX_VALUES:
+        most = math.isqrt(MAX_VALUES // model.heads)
+        raise ConfigError(
+            f"prompts[{i}] ({shown(text)}): expected heads x tokens x tokens of at most {MAX_VALUES:,} numbers per "
+            f"attention tensor (what a job's declared memory holds), got {model.heads} x {tokens} x {tokens} for "
+            f"model {model.name}: at most {most} tokens with its {model.heads} heads"
+        )
 
 
 def _vocab_width(vocab: dict, fallback: dict | None) -> int | None:

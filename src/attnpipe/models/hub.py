@@ -12,6 +12,7 @@ holds needs no request at all. Every request waits at most HF_HUB_ETAG_TIMEOUT /
 """
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 # so a run that finds its commit in the cache starts as fast as one on a folder.
 from huggingface_hub import constants
 
-from .spec import TOKENIZER_EXTRAS, TOKENIZER_FILES, ModelConfigError, safetensors_numel
+from .folder import TOKENIZER_EXTRAS, TOKENIZER_FILES, ModelConfigError, safetensors_header
 
 COMMIT = re.compile(r"[0-9a-f]{40}")
 # huggingface_hub's rule for a repository id (its validate_repo_id): [namespace/]name of letters, digits, - _ .
@@ -41,6 +42,7 @@ class HubModel:
     small_files: list[str]  # fetched at config load: config.json, the tokenizer's files, the index
     weights: list[str]  # the .safetensors files: fetched by the fetch_model job
     numel: int  # numbers in them, from their headers
+    tensors: dict  # name -> (file, dtype, shape), from their headers: what the config check holds to the model
 
     def paths(self, names: list[str]) -> list[str]:
         return [str(Path(self.folder) / name) for name in names]
@@ -182,14 +184,20 @@ def _model(repo, revision, commit, folder: Path, small, weights, key) -> HubMode
             raise HubError(f"{key}.hub: {repo}'s {filename} names code of its own ({named[0]}: "
                            f"{json.dumps(settings[named[0]])[:60]}); expected a model transformers implements "
                            "(attnpipe never runs code from the hub)")
-    numel = sum(_numel(repo, commit, folder / name, key) for name in weights)
+    tensors = {}
+    for name in weights:
+        tensors.update(_header(repo, commit, folder / name, key))
+    numel = sum(math.prod(shape) for _, _, shape in tensors.values())
     return HubModel(repo=repo, revision=revision, commit=commit, folder=str(folder), small_files=small,
-                    weights=weights, numel=numel)
+                    weights=weights, numel=numel, tensors=tensors)
 
 
-def _numel(repo: str, commit: str, path: Path, key: str) -> int:
+def _header(repo: str, commit: str, path: Path, key: str) -> dict:
+    """name -> (file, dtype, shape) of a weight file's tensors: the cached file's header, else its first bytes on
+    the hub."""
     if path.is_file():
-        return safetensors_numel(path, f"{key}.hub")
+        return {name: (str(path), entry["dtype"], entry["shape"])
+                for name, entry in safetensors_header(path, f"{key}.hub").items() if name != "__metadata__"}
     from huggingface_hub import HfApi
 
     try:
@@ -198,7 +206,7 @@ def _numel(repo: str, commit: str, path: Path, key: str) -> int:
     except Exception as exc:  # network, HTTP or a header huggingface_hub cannot parse
         raise HubError(f"{key}.hub: cannot read the header of {repo}'s {path.name} ({_reason(exc)}); expected a "
                        ".safetensors file the hub serves") from None
-    return sum(info.parameter_count for info in header.tensors.values())
+    return {name: (str(path), info.dtype, list(info.shape)) for name, info in header.tensors.items()}
 
 
 def _download(repo: str, filename: str, commit: str, key: str) -> str:

@@ -1,8 +1,9 @@
 """`models:` and the weight settings that name one, checked at config load from each folder's config.json.
 
-No torch and no transformers here: Snakemake parses the config on every run, and importing them costs
-seconds. A setting {model, layer: L} is one weight setting; {model, layers: all | [..]} expands, in
-place, to one setting per layer named <name>-layer<L>.
+No torch and no transformers here as a rule: Snakemake parses the config on every run, and importing them costs
+seconds. The exceptions are remembered under .snakemake/attnpipe/: a folder's first tensor check (complete) and the
+count of a prompt within TOKEN_MARGIN of its model's limit. A setting {model, layer: L} is one weight setting;
+{model, layers: all | [..]} expands, in place, to one setting per layer named <name>-layer<L>.
 """
 
 import importlib.util
@@ -11,31 +12,33 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError
 from ..limits import MAX_HEADS, MAX_TOKENS, MAX_WIDTH
 from ..look.heads import chosen_heads
+from .folder import (
+    TOKENIZER_EXTRAS,
+    TOKENIZER_FILES,
+    ModelConfigError,
+    first_line,
+    json_kind,
+    safetensors_header,
+    safetensors_numel,
+)
 
 # config.json model_type -> architecture family (how the attention input and weights are found)
 FAMILIES = {"bert": "bert", "gpt2": "gpt2", "llama": "llama", "mistral": "llama", "qwen2": "llama"}
 SUPPORTED = "bert (BERT family, e.g. MiniLM), gpt2, llama, mistral, qwen2"
-TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model")
-TOKENIZER_EXTRAS = ("tokenizer_config.json", "special_tokens_map.json", "merges.txt", "added_tokens.json")
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin.index.json")
 SETTING_KEYS = {"model", "layer", "layers", "render"}
 # A model's sizes, read from config.json, bounded like a toy setting's (attnpipe.limits): `layers: all` makes one
 # weight setting per layer, so a config.json claiming 100,000 layers would plan a DAG for minutes. The deepest
 # open models have ~130 layers.
 MAX_LAYERS = 256
-MAX_HEADER_BYTES = 100_000_000  # a .safetensors JSON header (safetensors' own limit)
-# bytes per number of each .safetensors dtype (the header's data offsets must agree with the shapes)
-DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U64": 8, "U32": 4,
-               "U16": 2, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
 # Where config.json leaves the position limit out, transformers' default for the architecture.
+# A prompt counted by tokenizer.json within this many tokens of its model's limit is counted again as the forward
+# tokenizes (transformers, which may add a BOS or EOS token that tokenizer.json does not).
+TOKEN_MARGIN = 8
+TOKEN_COUNTS = Path(".snakemake/attnpipe/token-counts.json")
 DEFAULT_POSITIONS = {"bert": 512, "gpt2": 1024, "llama": 2048, "mistral": 4096 * 32, "qwen2": 32768}
-
-
-class ModelConfigError(ConfigError):
-    """str(err) is the one line to show."""
 
 
 @dataclass
@@ -57,6 +60,11 @@ class Model:
     windows: dict = field(default_factory=dict)  # layer -> its sliding window (Mistral; Qwen2 where enabled)
     hub: object = None  # a hub model's repository and commit (attnpipe.models.hub.HubModel); None for a folder
     key: str = ""  # the config key that names its files: models.<name>.path or .hub
+    # the tensors its weight files hold, name -> (file, dtype, shape), those the index names in a shard that is
+    # not there (name -> shard), and the index's weight_map; tensors None for pickled .bin weights
+    tensors: dict | None = None
+    absent: dict = field(default_factory=dict)
+    weight_map: dict | None = None
 
     @property
     def family(self) -> str:
@@ -85,30 +93,66 @@ class Model:
             return 4 * max(numels.values()) / 2**20
         return self.float32_mb() / self.layers
 
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        """How many tokens the model's tokenizer makes of each text, special tokens included (what the forward
-        pass reads). From tokenizer.json with the `tokenizers` library (a fraction of a second; transformers'
-        import costs seconds at every Snakemake start); a folder without one through transformers."""
+    def count_tokens(self, texts: list[str], limit: int | None = None) -> list[int]:
+        """How many tokens the forward pass reads of each text: the model's tokenizer with its special tokens,
+        no padding and no truncation (a tokenizer.json may store both: MiniLM's pads and cuts every text to 128).
+        From tokenizer.json with the `tokenizers` library (a fraction of a second; transformers' import costs
+        seconds at every Snakemake start); through transformers, as the forward tokenizes, for a folder without
+        one and for the texts within TOKEN_MARGIN of `limit` (transformers may rebuild the special tokens from
+        tokenizer_config.json: at the limit a token decides)."""
         folder = Path(self.path)
         where = self.key
-        if (folder / "tokenizer.json").is_file():
-            from tokenizers import Tokenizer
-
-            try:
-                tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-                return [len(encoding.ids) for encoding in tokenizer.encode_batch(texts)]
-            except Exception as exc:  # tokenizers raises plain Exceptions (and UnicodeDecodeError)
-                raise ModelConfigError(f"{where}: cannot read {folder / 'tokenizer.json'} ({_first_line(exc)}); "
-                                       "expected a tokenizer.json saved by Hugging Face tokenizers") from None
-        from transformers import AutoTokenizer
+        if not (folder / "tokenizer.json").is_file():
+            return self._count_with_transformers(texts)
+        from tokenizers import Tokenizer
 
         try:
+            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            tokenizer.no_padding()
+            tokenizer.no_truncation()
+            counts = [len(encoding.ids) for encoding in tokenizer.encode_batch(texts)]
+        except Exception as exc:  # tokenizers raises plain Exceptions (and UnicodeDecodeError)
+            raise ModelConfigError(f"{where}: cannot read {folder / 'tokenizer.json'} ({first_line(exc)}); "
+                                   "expected a tokenizer.json saved by Hugging Face tokenizers") from None
+        near = [i for i, count in enumerate(counts) if limit is not None and count >= limit - TOKEN_MARGIN]
+        if near:
+            for i, count in zip(near, self._counted_near_the_limit([texts[i] for i in near])):
+                counts[i] = count
+        return counts
+
+    def _counted_near_the_limit(self, texts: list[str]) -> list[int]:
+        """transformers' counts, remembered under .snakemake/attnpipe/ by the tokenizer files' contents and the
+        text: importing transformers at every Snakemake start (every cluster job's too) costs seconds and 250 MB."""
+        import hashlib
+        from importlib.metadata import version
+
+        from .identity import fingerprint, remembered
+
+        tokenizer = fingerprint(self.tokenizer_files)
+        keys = [hashlib.sha256(json.dumps([version("transformers"), tokenizer, text]).encode()).hexdigest()
+                for text in texts]
+        counts = remembered(TOKEN_COUNTS)
+        if any(key not in counts for key in keys):
+            counts.update(zip(keys, self._count_with_transformers(texts)))
+            remembered(TOKEN_COUNTS, counts)
+        return [counts[key] for key in keys]
+
+    def _count_with_transformers(self, texts: list[str]) -> list[int]:
+        from transformers import AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        folder = Path(self.path)
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # its note on a text beyond the model's length: the check says it
+        try:
             tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-            return [len(ids) for ids in tokenizer(texts)["input_ids"]]
+            return [len(ids) for ids in tokenizer(texts)["input_ids"]]  # as hf.forward: no padding, no truncation
         except Exception as exc:
             files = ", ".join(Path(f).name for f in self.tokenizer_files)
-            raise ModelConfigError(f"{where}: cannot load the tokenizer in {str(folder)!r} ({files}: "
-                                   f"{_first_line(exc)}); expected files transformers can read") from None
+            raise ModelConfigError(f"{self.key}: cannot load the tokenizer in {str(folder)!r} ({files}: "
+                                   f"{first_line(exc)}); expected files transformers can read") from None
+        finally:
+            hf_logging.set_verbosity(verbosity)
 
 
 @dataclass
@@ -158,6 +202,7 @@ def _resolve_model(name: str, entry: dict) -> Model:
 
     source = hub.resolve(name, entry["hub"], entry["revision"])
     model = _read_model(name, source.folder, key=f"{where}.hub", weights=source.paths(source.weights),
+                        tensors=source.tensors,
                         numel=source.numel)
     model.hub = source
     return model
@@ -202,9 +247,9 @@ def _attention(model: Model, layer: int) -> dict:
 
 
 def _read_model(name: str, path: str, key: str = "", weights: list[str] | None = None,
-                numel: int | None = None) -> Model:
-    """A model folder's model; a hub model's snapshot folder comes with its weight files and their size (the
-    fetch_model job brings them)."""
+                numel: int | None = None, tensors: dict | None = None) -> Model:
+    """A model folder's model; a hub model's snapshot folder comes with its weight files, their size and their
+    tensors (name -> (file, dtype, shape), from the headers: the fetch_model job brings the files)."""
     where = key or f"models.{name}.path"
     folder = Path(path)
     if not (folder / "config.json").is_file():
@@ -214,10 +259,10 @@ def _read_model(name: str, path: str, key: str = "", weights: list[str] | None =
     try:
         cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ModelConfigError(f"{where}: cannot read {folder / 'config.json'}: {_first_line(exc)}") from None
+        raise ModelConfigError(f"{where}: cannot read {folder / 'config.json'}: {first_line(exc)}") from None
     if not isinstance(cfg, dict):
         raise ModelConfigError(f"{where}: {folder / 'config.json'}: expected a JSON object of the model's settings, "
-                               f"got {_json_kind(cfg)}")
+                               f"got {json_kind(cfg)}")
     model_type = cfg.get("model_type")
     if not isinstance(model_type, str) or model_type not in FAMILIES:
         raise ModelConfigError(f"{where}: model_type {model_type!r} in config.json is not supported; expected one "
@@ -234,9 +279,14 @@ def _read_model(name: str, path: str, key: str = "", weights: list[str] | None =
     if numel is None:
         numel = sum(safetensors_numel(Path(f), where) for f in weights if f.endswith(".safetensors"))
     settings = _Settings(cfg, f"{where}: {folder / 'config.json'}")
+    sizes = _sizes(settings, model_type)
     model = Model(name=name, path=path, model_type=model_type, rope=FAMILIES[model_type] == "llama",
                   causal=FAMILIES[model_type] != "bert", weight_files=[str(folder / "config.json"), *weights],
-                  tokenizer_files=tokenizer, weights_numel=numel, key=where, **_sizes(settings, model_type))
+                  tokenizer_files=tokenizer, weights_numel=numel, key=where, **sizes)
+    if tensors is not None:  # a hub model's, from its headers: its weight files are not here yet
+        model.tensors, model.weight_map = tensors, _weight_map(folder / "model.safetensors.index.json", where)
+    else:
+        model.tensors, model.absent, model.weight_map = _folder_tensors(folder, where)
     model.windows = _sliding_windows(settings, model_type, model.layers)
     if model_type == "gpt2":  # GPT-2's optional scalings, as GPT2Attention applies them
         if not cfg.get("scale_attn_weights", True):
@@ -315,49 +365,84 @@ def _sizes(cfg: _Settings, model_type: str) -> dict:
     return {"layers": layers, "heads": heads, "kv_heads": kv_heads, "head_dim": head_dim, "positions": positions}
 
 
-def safetensors_numel(path: Path, where: str) -> int:
-    """Numbers in a .safetensors file, from its JSON header (8 bytes of length, then the header), which must
-    describe the file: every tensor's bytes inside it, as many as its shape and dtype take. Nothing else read."""
-    def malformed(what: str) -> ModelConfigError:
-        return ModelConfigError(f"{where}: {path}: malformed .safetensors file ({what}); expected a whole file "
-                                "saved by safetensors")
+def check_tensors(model: Model, deepest: int) -> None:
+    """Every tensor the sweep's jobs read of `model` (up to its layer `deepest`: the forward stops there) is in
+    the files transformers loads, of the shape config.json gives (models.complete asks transformers): a missing
+    one would be random numbers, or a failed job. A shard holding only deeper layers may be absent."""
+    from . import complete
 
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        length = int.from_bytes(fh.read(8), "little")
-        if size < 8 or not 0 < length <= min(MAX_HEADER_BYTES, size - 8):
-            raise malformed(f"a header of {length:,} bytes in a file of {size:,}")
-        try:
-            header = json.loads(fh.read(length))
-        except ValueError as exc:
-            raise malformed(f"header: {_first_line(exc)}") from None
-    if not isinstance(header, dict):
-        raise malformed(f"header: expected a JSON object, got {_json_kind(header)}")
-    numel, data = 0, size - 8 - length
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        try:
-            shape, (begin, end), width = entry["shape"], entry["data_offsets"], DTYPE_BYTES[entry["dtype"]]
-            count = 1
-            for dim in shape:
-                if isinstance(dim, bool) or not isinstance(dim, int) or dim < 0:
-                    raise ValueError(dim)
-                count *= dim
-            if not (isinstance(begin, int) and isinstance(end, int) and 0 <= begin <= end <= data
-                    and end - begin == count * width):
-                raise ValueError(begin, end)
-        except (KeyError, TypeError, ValueError):
-            raise malformed(f"tensor {name[:60]!r}: its shape, dtype or data offsets do not fit the file") from None
-        numel += count
-    return numel
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
+    if model.tensors is None:  # pickled .bin weights: their names cannot be read without unpickling them
+        return
+    folder, where, tensors, weight_map = Path(model.path), model.key, model.tensors, model.weight_map
+    try:
+        wrong = complete.problem(folder, tensors, deepest)
+    except Exception as exc:  # config.json passed our checks, but transformers cannot build the model from it
+        raise ModelConfigError(f"{where}: {folder / 'config.json'}: transformers cannot build the model from it "
+                               f"({first_line(exc)}); expected a config.json saved by transformers") from None
+    if wrong is None:
+        return
+    name, what = wrong
+    index = folder / "model.safetensors.index.json"
+    # the index's (checkpoint's) spelling, where it names the tensor with a prefix (`transformer.`, `bert.`, ..)
+    listed = next((key for key in [*(weight_map or {}), *tensors] if key == name or key.endswith("." + name)), None)
+    if listed in model.absent:
+        shard = model.absent[listed]
+        what = "no such file in the folder" if Path(shard).name == shard else "not a file name"
+        raise ModelConfigError(f"{where}: {index} names shard {shard!r} (for tensor {listed!r}), {what}; "
+                               "expected every shard it names beside it")
+    if what != "missing":
+        file = tensors.get(listed or name, (None,))[0]
+        raise ModelConfigError(f"{where}: tensor {listed or name!r} in {file}: {what}")
+    if weight_map is None:
+        place = f"{folder / 'model.safetensors'}"
+    elif listed in weight_map:
+        place = f"{folder / weight_map[listed]} (where {index} puts it)"
+    else:
+        place = f"any shard {index} names"
+    raise ModelConfigError(f"{where}: tensor {listed or name!r} is not in {place}; expected every tensor the "
+                           "model reads (transformers would fill a missing one with random numbers)")
 
 
-def _json_kind(value) -> str:
-    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true or false",
-            type(None): "null"}.get(type(value), type(value).__name__)
+def _weight_map(index: Path, where: str) -> dict | None:
+    """model.safetensors.index.json's weight_map (tensor -> shard file), None without an index."""
+    if not index.is_file():
+        return None
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ModelConfigError(f"{where}: {index}: expected a JSON object whose weight_map names each "
+                               "tensor's shard file") from None
+    return weight_map
+
+
+def _folder_tensors(folder: Path, where: str) -> tuple[dict | None, dict, dict | None]:
+    """The tensors transformers loads from the folder, name -> (file, dtype, shape), from the headers of
+    model.safetensors, else of the shards model.safetensors.index.json names; the tensors of the shards it names
+    that are not there (name -> shard: check_tensors decides whether the sweep needs them); that index's
+    weight_map. Tensors None for a folder of pickled .bin weights."""
+    single, index = folder / "model.safetensors", folder / "model.safetensors.index.json"
+    weight_map, absent = None, {}
+    if single.is_file():
+        files = [single]
+    elif index.is_file():
+        weight_map = _weight_map(index, where)
+        files = []
+        for shard in sorted(set(weight_map.values())):
+            if Path(shard).name != shard or not (folder / shard).is_file():
+                absent.update({tensor: shard for tensor, file in weight_map.items() if file == shard})
+            else:
+                files.append(folder / shard)
+    elif any(folder.glob("*.bin")) or any(folder.glob("*.bin.index.json")):
+        return None, {}, None
+    else:
+        found = ", ".join(sorted(p.name for p in folder.glob("*.safetensors")))
+        raise ModelConfigError(f"{where}: expected model.safetensors or model.safetensors.index.json (the names "
+                               f"transformers loads), found {found}")
+    tensors = {}
+    for file in files:
+        for name, entry in safetensors_header(file, where).items():
+            if name != "__metadata__":
+                tensors[name] = (str(file), entry["dtype"], entry["shape"])
+    return tensors, absent, weight_map

@@ -15,4 +15,5 @@ walked through, is attnpipe.look's, shared with the pages.
   video        presets, per-job media folder, mp4 + png written whole into results/
   job          what one render job does (read, render, log), and what the render server preloads
   server       the render server: Manim imported once, a forked child per render job
+  lifeline     a render ends with its workflow: Snakemake gone, nothing written
 """

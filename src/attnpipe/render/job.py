@@ -6,12 +6,15 @@ import os
 import sys
 
 
-def job(settings: dict, inputs: dict, outputs: dict, log: str, forked: bool = False) -> None:
+def job(settings: dict, inputs: dict, outputs: dict, log: str, forked: bool = False, workflow=None) -> None:
+    """`workflow`: the Snakemake process the job belongs to (lifeline.workflow()): gone, the render stops."""
     # imported here: a job that hands its render to the server never loads Manim
     from ..store.torchfile import TorchFileError
+    from . import lifeline
     from .story import read_story
     from .video import render
 
+    lifeline.hold(workflow)
     with open(log, "w", encoding="utf-8") as fh:
         try:  # a damaged stage file: one line (path and fix) in the log and, in the job's own process, the terminal
             story = read_story(inputs, settings)
@@ -41,6 +44,6 @@ def preload() -> None:
     """Import what every render needs, for the render server to fork from."""
     import manim  # noqa: F401
 
-    from . import glyphs, scene, story, video  # noqa: F401
+    from . import glyphs, lifeline, scene, story, video  # noqa: F401
 
     glyphs.fingerprint()  # lists the installed fonts: a subprocess per job otherwise

@@ -280,7 +280,11 @@ class AttentionStory(Transitions):
     def step_final(self):
         """The result, which stays (no fade-out): every head shown, side by side (result.py)."""
         s = self.story
-        together = f", all {len(s.show_heads)} heads side by side" if len(s.show_heads) > 1 else self.one_head()
+        together = self.one_head()
+        if len(s.show_heads) == s.heads > 1:
+            together = f", all {s.heads} heads side by side"
+        elif len(s.show_heads) > 1:  # which of how many, as the gallery says it ("12 heads (the video's: 0, 1)")
+            together = f", heads {', '.join(map(str, s.show_heads))} of {s.heads} side by side"
         self.caption(f"{self.step_no['result']} · the result: who attends to whom{together}")
         self.reveal(result_panel(self, self.stage_top() - 0.2, VIDEO), wait=2.5)
 

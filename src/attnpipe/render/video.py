@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from ..store.atomicfile import atomic_path
+from . import lifeline
 
 # name -> Manim settings. preview: the sweep default, fast; publish: lecture quality, with pauses
 # half as long again (`pace`), time to read the numbers aloud.
@@ -43,6 +44,7 @@ def render(story, settings: dict, mp4_path, png_path):
             write_still(scene, png_path)
             with atomic_path(mp4_path) as tmp:
                 shutil.copyfile(movie, tmp)
+                lifeline.check()  # the workflow is gone: no output for it
     return scene
 
 
@@ -57,3 +59,4 @@ def write_still(scene, png_path) -> None:
     camera.capture_mobjects(scene.still_frame())
     with atomic_path(png_path) as tmp:
         camera.get_image().convert("RGB").save(tmp, format="PNG")
+        lifeline.check()

@@ -2,16 +2,20 @@
 
 A job hands its render (render.job) to a forked child of the render server when one can be had
 (render.server: Manim and the scene imported once per sweep, not once per job), else renders in its own
-process. Either way Manim's global state is the render's alone, and its output goes to the rule's log.
+process. Either way Manim's global state is the render's alone, its output goes to the rule's log, and it
+ends with its workflow (render.lifeline).
 """
 
 import sys
 
-from ..render import job, server
+from ..render import job, lifeline, server
 
 
 def run(settings: dict, inputs: dict, outputs: dict, log: str) -> None:
-    args = {"settings": settings, "inputs": inputs, "outputs": outputs, "log": log}
+    # the workflow that started the job: a render whose Snakemake is gone stops, writing nothing (render.lifeline)
+    workflow = lifeline.workflow()
+    lifeline.hold(workflow)
+    args = {"settings": settings, "inputs": inputs, "outputs": outputs, "log": log, "workflow": workflow}
     if server.enabled():
         code = server.submit(job.__name__, args)
         if code is not None:
