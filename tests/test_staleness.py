@@ -108,23 +108,23 @@ def edit_module(workdir, module, text):
 
 
 def test_edited_attention_code_reruns_attend_only(built_copy):
-    edit_module(built_copy, "attention.py", "\nEDITED = True\n")
+    edit_module(built_copy, "numeric/attention.py", "\nEDITED = True\n")
     assert planned_jobs(built_copy) == downstream(PROMPTS, WEIGHTS, stages=("attend", "render"))
 
 
 def test_edited_matrix_code_reruns_weights_and_below(built_copy):
-    edit_module(built_copy, "matrices.py", "\nEDITED = True\n")
+    edit_module(built_copy, "numeric/matrices.py", "\nEDITED = True\n")
     assert planned_jobs(built_copy) == weights_job(*WEIGHTS) | downstream(PROMPTS, WEIGHTS)
 
 
 def test_edited_embedding_code_reruns_everything_below_it(built_copy):
-    edit_module(built_copy, "embedding.py", "\nEDITED = True\n")
+    edit_module(built_copy, "numeric/embedding.py", "\nEDITED = True\n")
     expected = {job("embed", prompt=p) for p in PROMPTS} | downstream(PROMPTS, WEIGHTS)
     assert planned_jobs(built_copy) == expected
 
 
 def test_comment_only_edit_changes_nothing(built_copy):
-    edit_module(built_copy, "attention.py", "\n# a comment changes no computation\n")
+    edit_module(built_copy, "numeric/attention.py", "\n# a comment changes no computation\n")
     assert planned_jobs(built_copy) == set()
 
 

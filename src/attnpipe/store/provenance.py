@@ -126,7 +126,10 @@ def code_versions(modules: list[str], cache_file: str | None = None) -> dict[str
     reused while each file it was computed from has the modification time and size it had then: a run that
     changed no library file stats ~60 files instead of parsing them (a no-op's cost, issue 24). Any change,
     even to an older time (a file copied with its time kept), recomputes that stage's version."""
-    cached = _read_json(cache_file)
+    # the versions of this library (a copy of the workflow with its own src/ copies the .snakemake/ beside it)
+    root = str(_root())
+    found = _read_json(cache_file)
+    cached = found.get("modules", {}) if found.get("root") == root else {}
     versions, changed = {}, False
     for module in modules:
         entry = cached.get(module)
@@ -140,7 +143,7 @@ def code_versions(modules: list[str], cache_file: str | None = None) -> dict[str
     if changed and cache_file:
         Path(cache_file).parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(cache_file) as tmp:
-            Path(tmp).write_text(json.dumps(cached), encoding="utf-8")
+            Path(tmp).write_text(json.dumps({"root": root, "modules": cached}), encoding="utf-8")
     return versions
 
 
@@ -149,7 +152,7 @@ def _read_json(path: str | None) -> dict:
         found = json.loads(Path(path).read_text(encoding="utf-8")) if path else {}
     except (OSError, ValueError):  # none yet, or damaged: computed afresh
         return {}
-    return found if isinstance(found, dict) else {}
+    return found if isinstance(found, dict) and isinstance(found.get("modules"), dict) else {}
 
 
 def model_version(model) -> dict:
