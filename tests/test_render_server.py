@@ -143,12 +143,21 @@ def test_a_render_whose_snakemake_is_killed_stops_without_writing(tmp_path, serv
             jobs = [pid for pid, (ppid, cmd) in processes().items() if ppid == sweep.pid and "render" in cmd]
             return jobs[0] if jobs else None
 
+        def server_children():  # this test's server's (its own TMPDIR) forked renders
+            procs = processes()
+            servers = {pid for pid, (_, cmd) in procs.items() if "attnpipe.render.server" in cmd
+                       and f"TMPDIR={tmp}".encode() in environ(pid)}
+            return [pid for pid, (ppid, _) in procs.items() if ppid in servers]
+
         job = wait_for(render_job, 120, "the render job")
         time.sleep(3)  # into the render
         os.kill(sweep.pid, signal.SIGKILL)
         sweep.wait()
         wait_for(lambda: job not in processes(), 30, "the render job to stop")
-        time.sleep(2)  # a forked child that went on would be writing now
+        # the job may end before its render does (gone before the child's pid came back): the child stops on
+        # its own (the connection closed) and unwinds, removing its media folder
+        wait_for(lambda: not server_children(), 30, "the server's child rendering for it to stop")
+        time.sleep(2)  # a render that went on would be writing now
     finally:
         if sweep.poll() is None:
             sweep.kill()
