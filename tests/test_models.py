@@ -122,7 +122,9 @@ def test_every_head_of_two_layers_equals_the_model(built, name):
         labels = [f"{i}:{t}" for i, t in enumerate(tokens)]
         assert "Ġcat" in tokens or "Ġsnow" in tokens or "Ġsnowman" in tokens  # as the tokenizer writes them
         forward = torch.load(built / f"results/models/{name}/{prompt_id}/forward.pt", weights_only=True)
-        assert forward["attention_inputs"]["tensor"].shape == (3, len(tokens), 32)
+        asked = SETTINGS[name]["layers"]  # the forward keeps the layers asked for, no others
+        assert forward["attention_inputs"]["tensor"].shape == (len(asked), len(tokens), 32)
+        assert forward["attention_inputs"]["block_labels"] == [f"layer{layer}" for layer in asked]
         for layer in SETTINGS[name]["layers"]:
             run = built / f"results/{name}-layer{layer}/{prompt_id}"
             x = pd.read_csv(run / "hidden_states.csv", index_col=0)
@@ -165,12 +167,14 @@ def test_summary_lists_every_combination_with_its_video(built):
     assert set(summary["d_model"]) == {"32"}
 
 
-def test_model_jobs_ask_for_memory_by_the_weights_size(built, monkeypatch):
-    """A cluster job that loads a model declares its memory from the weights' float32 size, read from the
-    .safetensors header without loading it: a bigger model asks for more, so it is not killed."""
+def test_model_jobs_ask_for_memory_by_one_layers_size(built, monkeypatch):
+    """A cluster job that runs a model declares its memory from its biggest layer's float32 size (the forward
+    streams the model: it holds one layer's weights at most), read from the .safetensors header without
+    loading it, and its time from the whole model's."""
     from safetensors import safe_open
 
     from attnpipe.config import load_schema, load_sweep
+    from attnpipe.resources import model_request
 
     monkeypatch.chdir(built)  # the models' paths are relative to the workflow
     sweep = load_sweep(read_config(built), load_schema(built / "workflow/schemas/config.schema.yaml"))
@@ -181,12 +185,18 @@ def test_model_jobs_ask_for_memory_by_the_weights_size(built, monkeypatch):
         if "resources:" in line and rule in ("forward", "forward_rotary", "model_weights"):
             declared.setdefault(rule, set()).add(int(line.split("mem_mb=")[1].split(",")[0]))
     for name in MODELS:
+        layers = {}
         with safe_open(built / f"hf/{name}/model.safetensors", framework="pt") as fh:
             numbers = sum(fh.get_tensor(key).numel() for key in fh.keys())
+            for key in fh.keys():
+                match = re.match(r"(?:layers|h)\.(\d+)\.", key)  # saved from the base model: no prefix
+                if match:
+                    layers[match.group(1)] = layers.get(match.group(1), 0) + fh.get_tensor(key).numel()
         model = sweep.models[name]
         assert model.float32_mb() == numbers * 4 / 2**20
+        assert model.layer_float32_mb() == max(layers.values()) * 4 / 2**20 < model.float32_mb() / 3
         rule = "forward_rotary" if model.rope else "forward"
-        assert round(1000 + 3 * model.float32_mb(), -2) in declared[rule]
+        assert model_request(model.layer_float32_mb(), model.float32_mb())["mem_mb"] in declared[rule]
     assert declared.keys() == {"forward", "forward_rotary", "model_weights"}
 
 
@@ -263,13 +273,16 @@ def test_adding_a_prompt_runs_one_forward_per_model_and_its_combinations(built_m
     assert planned_jobs(built_models, "numeric") == expected
 
 
-def test_changing_a_layer_list_runs_only_the_added_settings(built_models):
+def test_changing_a_layer_list_reruns_that_models_forward_and_the_added_settings(built_models):
     write_config(built_models, {"models": {n: {"path": f"hf/{n}"} for n in MODELS},
                                 "weights": {**SETTINGS, "gpt2": {"model": "gpt2", "layers": [0, 1, 2]}},
                                 "prompts": PROMPTS})
+    # forward.pt holds the layers asked for: gpt2's forward reruns, and what reads it; no other model's
     expected = {job("model_weights", weights="gpt2-layer1")}
     for prompt in ("the-cat-sat-on-the-mat", "a-snowman-sat-in-the-snow"):
-        expected |= combination_jobs("gpt2-layer1", prompt, rotary=False)
+        expected.add(job("forward", model="gpt2", prompt=prompt))
+        for layer in (0, 1, 2):
+            expected |= combination_jobs(f"gpt2-layer{layer}", prompt, rotary=False)
     assert planned_jobs(built_models, "numeric") == expected
 
 

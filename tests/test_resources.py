@@ -5,10 +5,14 @@ and minutes that SLURM takes."""
 from attnpipe.resources import MODEL_BASE, NUMERIC, model_request, render_request
 
 
-def test_a_model_job_asks_for_three_times_its_weights_on_top_of_the_base():
-    assert model_request(87.0) == {"mem_mb": 1300, "runtime": 5}  # MiniLM: 1000 + 3 x 87 MB, rounded to 100
-    seven_b = model_request(26_000.0)  # a 7B model in float32
-    assert seven_b["mem_mb"] == MODEL_BASE["mem_mb"] + 78_000 and seven_b["runtime"] == 5 + 52
+def test_a_model_job_asks_for_twice_its_biggest_layer_on_top_of_the_base():
+    # MiniLM: a layer of 1.8 M numbers (7 MB in float32), 87 MB in all: the base, rounded to 100
+    assert model_request(6.8, 87.0) == {"mem_mb": 1000, "runtime": 5}
+    # Llama-3-8B in float32: a layer of 218 M numbers (832 MB), 30.6 GB in all: under the 3 GB the streamed
+    # forward is meant to need, though the whole model is ten times that; the time still reads the whole model
+    eight_b = model_request(832.0, 30_600.0)
+    assert eight_b["mem_mb"] == MODEL_BASE["mem_mb"] + 1_700 < 3 * 1024 and eight_b["runtime"] == 5 + 61
+    assert model_request(3_400.0, 30_600.0)["mem_mb"] > eight_b["mem_mb"]  # a wider layer asks for more
 
 
 def test_a_render_asks_for_what_it_walks_through():
@@ -26,5 +30,5 @@ def test_a_render_asks_for_what_it_walks_through():
 
 
 def test_requests_are_whole_numbers():
-    for request in (NUMERIC, model_request(1234.5), render_request(7, 3, True, "publish")):
+    for request in (NUMERIC, model_request(123.4, 1234.5), render_request(7, 3, True, "publish")):
         assert all(isinstance(v, int) and v > 0 for v in request.values())

@@ -118,8 +118,13 @@ class Sweep:
 
     # real models: what each rule reads from the model folder (its files are the rule's inputs)
     def forward_settings(self, model_name: str, prompt_id: str) -> dict:
+        """The layers: those the sweep asks of this model (the forward stops at the deepest and keeps only
+        these, so asking for another layer reruns it)."""
         model = self.models[model_name]
-        return {"path": model.path, "family": model.family, "text": self.prompts[prompt_id].model_text}
+        layers = sorted({s.layer for s in self.weights.values()
+                         if isinstance(s, model_spec.ModelSetting) and s.model.name == model_name})
+        return {"path": model.path, "family": model.family, "text": self.prompts[prompt_id].model_text,
+                "layers": layers}
 
     def layer_settings(self, weights: str) -> dict:
         return {"layer": self.weights[weights].layer}

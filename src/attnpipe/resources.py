@@ -7,10 +7,13 @@ Snakemake process (~200 MB) and for slower nodes (runtime: 3x the CPU time)."""
 # Snakemake and torch (2026-11-29)
 NUMERIC = {"mem_mb": 600, "runtime": 1}
 
-# a job that loads a model: transformers, torch and the weights in float32 (MiniLM's forward job, 87 MB of
-# weights, peaked at 662 MB with 15 CPU s, most of it imports, 2026-11-29). Loading may hold the weights twice:
-# 3x their float32 size on top of the base, and time to read them.
+# a job that runs a model: transformers, torch and, streamed (attnpipe.models.stream), one weight at a time in
+# float32, read and dropped as its module runs (MiniLM's forward job, 87 MB of weights, peaked at 662 MB with
+# 15 CPU s, most of it imports, 2026-11-29, when it still loaded the whole model). Declared: the base plus twice
+# the biggest layer in float32 (a tensor and its source's mapped pages, with room to spare); the time to read the
+# whole model, which a forward of its last layer does.
 MODEL_BASE = {"mem_mb": 1000, "runtime": 5}
+
 
 # A render's memory and time grow with the numbers it sets as text, for each head it walks through step by step
 # (the others are one map each in the result; a matrix shows what fits of its numbers, so a wide one costs no
@@ -24,9 +27,10 @@ RENDER_BASE = {"preview": {"mem_mb": 600, "cpu_s": 25}, "publish": {"mem_mb": 10
 RENDER_PER_HEAD_CELL = {"preview": {"mem_mb": 0.1, "cpu_s": 0.04}, "publish": {"mem_mb": 0.5, "cpu_s": 0.2}}
 
 
-def model_request(float32_mb: float) -> dict:
-    """A model job's request, from the size of the model's weights in float32 (MB)."""
-    return {"mem_mb": int(round(MODEL_BASE["mem_mb"] + 3 * float32_mb, -2)),
+def model_request(layer_float32_mb: float, float32_mb: float) -> dict:
+    """A model job's request: memory from its biggest layer's weights in float32 (MB), time from the whole
+    model's."""
+    return {"mem_mb": int(round(MODEL_BASE["mem_mb"] + 2 * layer_float32_mb, -2)),
             "runtime": MODEL_BASE["runtime"] + int(2 * float32_mb / 1000)}
 
 

@@ -162,7 +162,8 @@ NUMERIC_RESOURCES = resources.NUMERIC
 
 @cache  # asked twice for every model job (mem_mb, runtime): read the weights' headers once per model
 def model_resources(model):
-    return resources.model_request(SWEEP.models[model].float32_mb())
+    found = SWEEP.models[model]
+    return resources.model_request(found.layer_float32_mb(), found.float32_mb())
 
 
 def model_of(wildcards):

@@ -73,6 +73,16 @@ class Model:
                 total += 2 * os.stat(name).st_size
         return total / 2**20
 
+    def layer_float32_mb(self) -> float:
+        """The biggest layer's weights in float32: what a streamed model job holds at most (one layer), from
+        the .safetensors headers, else a .bin folder's size shared by its layers (as if stored in 16 bits)."""
+        from .weightfiles import layer_numels  # torch-free
+
+        numels = layer_numels(self.path)
+        if numels:
+            return 4 * max(numels.values()) / 2**20
+        return self.float32_mb() / self.layers
+
     def count_tokens(self, texts: list[str]) -> list[int]:
         """How many tokens the model's tokenizer makes of each text, special tokens included (what the forward
         pass reads). From tokenizer.json with the `tokenizers` library (a fraction of a second; transformers'
