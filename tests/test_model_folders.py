@@ -7,6 +7,7 @@ The folders here hold a real tokenizer (byte-level BPE, trained offline) and a c
 are a stand-in (the checks read headers only), except where a job runs. Needs the `hf` extra."""
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -80,7 +81,11 @@ CASES = {
     "heads not dividing": (LLAMA | {"num_attention_heads": 3}, "num_attention_heads: expected a divisor of "
                                                               "hidden_size 8, got 3"),
     "a list": ([GPT2], "expected a JSON object of the model's settings, got a list"),
+    "wider than Llama-3.1-405B": (LLAMA | {"hidden_size": 16385, "num_attention_heads": 5},
+                                  "hidden_size: expected an integer from 1 to 16,384, got 16385"),
 }
+# Llama-3.1-405B's attention sizes (config.json), on a stand-in weights file: the checks read headers only
+LLAMA_405B = LLAMA | {"hidden_size": 16384, "num_attention_heads": 128, "num_key_value_heads": 8}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -90,6 +95,25 @@ def test_a_malformed_config_json_is_one_line(workdir, case):
     use_model(workdir, "bad")
     assert_one_line(workdir, f"attnpipe: config error: models.m.path: {folder.relative_to(workdir)}/config.json: "
                              f"{expected}")
+
+
+def test_llama_405b_width_is_accepted_and_its_projection_asks_for_its_weights_size(workdir):
+    """project (and render) read a layer's weights.pt whole: 1.1 GB of float32 W_q, W_k, W_v at this width."""
+    from attnpipe.resources import NUMERIC, weights_reader_request
+
+    model_folder(workdir, "wide", LLAMA_405B)
+    use_model(workdir, "wide")
+    proc = snakemake(workdir, "-n", "numeric", "--cores", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    declared = {}
+    for line in proc.stdout.splitlines():
+        if match := re.match(r"^\s*(?:local)?rule (\w+):$", line):
+            rule = match.group(1)
+        elif "mem_mb=" in line:
+            declared.setdefault(rule, set()).add(int(line.split("mem_mb=")[1].split(",")[0]))
+    weights_mb = 4 * (16384 + 1) * (128 + 2 * 8) * 128 / 2**20  # W_q, W_k, W_v and biases
+    assert declared["project"] == {weights_reader_request(weights_mb)["mem_mb"]} == {3500}
+    assert declared["attend"] == {NUMERIC["mem_mb"]} and "model_weights" in declared
 
 
 def test_a_safetensors_header_cut_short_is_one_line(workdir):

@@ -130,8 +130,9 @@ class Sweep:
         return {"layer": self.weights[weights].layer}
 
     def model_weight_settings(self, weights: str) -> dict:
-        setting = self.weights[weights]
-        return {"path": setting.model.path, "family": setting.model.family, "layer": setting.layer}
+        setting, model = self.weights[weights], self.weights[weights].model
+        return {"path": model.path, "family": model.family, "layer": setting.layer, "heads": model.heads,
+                "kv_heads": model.kv_heads, "head_dim": model.head_dim, "detail_heads": setting.detail_heads}
 
     def render_settings(self, weights: str, prompt_id: str) -> dict:
         """The render options plus what the video names and explains: prompt text, attention options,
