@@ -66,16 +66,19 @@ def tokenizer():
                                                 bos_token="<|endoftext|>")
 
 
-def build_model(name: str, folder, tok) -> None:
-    class_name, sizes = MODELS[name]
-    sizes = sizes if name == "gpt2" else {**LLAMA_SIZES, **sizes}
-    config = getattr(transformers, class_name)(vocab_size=len(tok), **sizes)
+def build_model(name: str, folder, tok, dtype=torch.float32, config=None, **save_options) -> None:
+    """A random model saved with save_pretrained in `dtype` (save_options: e.g. max_shard_size); config: its
+    transformers config, by default MODELS[name]'s."""
+    if config is None:
+        class_name, sizes = MODELS[name]
+        sizes = sizes if name == "gpt2" else {**LLAMA_SIZES, **sizes}
+        config = getattr(transformers, class_name)(vocab_size=len(tok), **sizes)
     torch.manual_seed(len(name))
     model = transformers.AutoModel.from_config(config)
     with torch.no_grad():  # random everything, biases included (they start at zero)
         for param in model.parameters():
             param.normal_(0.0, 0.3)
-    model.save_pretrained(folder)
+    model.to(dtype).save_pretrained(folder, **save_options)
     tok.save_pretrained(folder)
 
 
@@ -95,11 +98,16 @@ def built(tmp_path_factory):
 
 def reference(folder, family: str, text: str):
     """The model's own tokens, attention weights per layer (h, T, T) and per-head context per layer (T, h*d_head),
-    the input of the attention's output projection (c_proj / o_proj), caught with forward pre-hooks."""
-    model = transformers.AutoModel.from_pretrained(folder, attn_implementation="eager", local_files_only=True).eval()
+    the input of the attention's output projection (c_proj / o_proj / BERT's output dense), caught with forward
+    pre-hooks. The whole model in float32 (bf16 and f16 weights upcast)."""
+    model = transformers.AutoModel.from_pretrained(folder, attn_implementation="eager", local_files_only=True,
+                                                   dtype=torch.float32).eval()
     tok = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    layers = model.h if family == "gpt2" else model.layers
-    outputs = [layer.attn.c_proj if family == "gpt2" else layer.self_attn.o_proj for layer in layers]
+    if family == "bert":
+        outputs = [layer.attention.output.dense for layer in model.encoder.layer]
+    else:
+        layers = model.h if family == "gpt2" else model.layers
+        outputs = [layer.attn.c_proj if family == "gpt2" else layer.self_attn.o_proj for layer in layers]
     context = {}
     hooks = [out.register_forward_pre_hook(lambda m, args, i=i: context.__setitem__(i, args[0][0].clone()))
              for i, out in enumerate(outputs)]

@@ -134,8 +134,9 @@ WILDCARD_NAMES = {"weights": "weight setting", "prompt": "prompt", "model": "mod
 def run_stage(stage, input, output, params, log, wildcards=None):
     """The body of every numeric rule: hand plain paths and the settings to attnpipe.stages.<stage>.
     A stage that computed NaN/inf stops with one line naming the combination (the stage knows no names), one
-    that read a damaged stage file with one line naming the file; any other failure leaves its traceback in
-    the job's log, where Snakemake points (a `run:` job's exception reaches only the terminal)."""
+    that read a damaged stage file or model weight file with one line naming the file; any other failure leaves
+    its traceback in the job's log, where Snakemake points (a `run:` job's exception reaches only the terminal)."""
+    from attnpipe.models.weightfiles import WeightFileError  # torch-free
     from attnpipe.torchfile import TorchFileError  # torch-free
 
     stage_module = importlib.import_module(f"attnpipe.stages.{stage}")
@@ -146,7 +147,7 @@ def run_stage(stage, input, output, params, log, wildcards=None):
         # stagefiles imports torch: only once a stage failed (so the summary and gallery jobs never do)
         from attnpipe.stagefiles import StageError, write_log
 
-        if not isinstance(err, (StageError, TorchFileError)):
+        if not isinstance(err, (StageError, TorchFileError, WeightFileError)):
             write_log(log[0], traceback.format_exc())
             raise
         names = "".join(f"{WILDCARD_NAMES[k]} {v!r}, " for k, v in (wildcards or {}).items())

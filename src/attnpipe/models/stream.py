@@ -16,6 +16,8 @@ weights_only=True) and their tensors copied the same way.
 """
 
 import contextlib
+import ctypes
+import ctypes.util
 import threading
 from pathlib import Path
 
@@ -42,19 +44,19 @@ class Source:
 
     def __init__(self, folder, prefix: str):
         self.files = WeightFiles(folder)
-        self.prefix = prefix
+        # the model's prefix first where the folder's names have it (a missing tensor is named as they name it)
+        prefixed = any(name.startswith(f"{prefix}.") for name in self.files.names())
+        self.prefixes = [f"{prefix}.", ""] if prefixed else ["", f"{prefix}."]
 
     def key(self, name: str) -> str:
-        stem, dot, last = name.rpartition(".")
-        candidates = [name, f"{self.prefix}.{name}"]
-        if "." + last in LEGACY:
-            old = stem + LEGACY["." + last]
-            candidates += [old, f"{self.prefix}.{old}"]
+        stem, _, last = name.rpartition(".")
+        names = [name] + ([stem + LEGACY["." + last]] if "." + last in LEGACY else [])
+        candidates = [prefix + n for n in names for prefix in self.prefixes]
         for key in candidates:
             if self.files.find(key):
                 return key
-        raise WeightFileError(f"{self.files.where}: no tensor {name!r} (nor {self.prefix}.{name}); expected every "
-                              "weight of the layers the forward runs")
+        self.files.entry(candidates[0])  # raises: no such tensor, one line naming the files
+        raise AssertionError(candidates[0])
 
     def read(self, name: str, rows=None) -> torch.Tensor:
         """The tensor as a float32 copy; rows: only these rows (a sorted list of ints)."""
@@ -154,6 +156,19 @@ def unload_module(module: nn.Module) -> None:
     for key, param in module._parameters.items():
         if param is not None:
             module._parameters[key] = nn.Parameter(param.to("meta"), requires_grad=False)
+    _trim()
+
+
+def _libc_trim():
+    """glibc's malloc_trim, or a no-op elsewhere. glibc keeps freed blocks under its mmap threshold (which grows
+    to 32 MB after the first big free) in the heap: without a trim, a width-1024 model's 16 MB weights, each
+    freed, raised the resident size by 250 MB over 8 layers (633 MB peak against 420 MB with it)."""
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    return (lambda: trim(0)) if trim else (lambda: None)
+
+
+_trim = _libc_trim()
 
 
 def _loader(source, name):

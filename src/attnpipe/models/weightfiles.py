@@ -89,7 +89,7 @@ class WeightFiles:
                 raise WeightFileError(f"{self.where}: no tensor {name!r} in its weight_map; expected every weight of "
                                       "the layers the forward runs")
             path = self.folder / self.index[name]
-            header = self._header(path)
+            header = self._header(path, name)
             if name not in header:
                 raise WeightFileError(f"{self.where}: names {path.name} for tensor {name!r}, but {path} does not hold "
                                       "it; expected the index to match its shards")
@@ -122,11 +122,12 @@ class WeightFiles:
                 return found
         return []
 
-    def _header(self, path: Path) -> dict[str, TensorEntry]:
+    def _header(self, path: Path, name=None) -> dict[str, TensorEntry]:
         if path not in self._headers:
             if not path.is_file():
-                raise WeightFileError(f"{self.where}: names {path.name}, but there is no such file in {self.folder}; "
-                                      "expected every shard the index lists")
+                what = f" for tensor {name!r}" if name else ""
+                raise WeightFileError(f"{self.where}: names {path.name}{what}, but there is no such file in "
+                                      f"{self.folder}; expected every shard the index lists")
             read = _bin_header if path.suffix == ".bin" else _safetensors_header
             self._headers[path] = read(path)
         return self._headers[path]
@@ -195,6 +196,9 @@ def _bin_header(path: Path) -> dict[str, TensorEntry]:
     import torch
 
     names = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64"}
+    if not zipfile.is_zipfile(path):  # torch.load maps only the zip format (torch >= 1.6's default)
+        raise WeightFileError(f"{path}: not a torch.save zip archive (damaged, or torch's legacy format, which "
+                              "cannot be mapped); expected a pytorch_model.bin saved by torch >= 1.6, or .safetensors")
     try:
         tensors = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
     except (OSError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as exc:
