@@ -191,7 +191,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["llama-3-8b", "llama-3-70b-4-layers"], choices=list(SHAPES))
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "attnpipe-bench")
-    parser.add_argument("--runs", nargs="+", default=["cold", "warm", "all"], choices=["cold", "warm", "all"])
+    parser.add_argument("--runs", nargs="*", default=["cold", "warm", "all"], choices=["cold", "warm", "all"],
+                        help="none: only write the models")
     parser.add_argument("--cores", type=int, default=2)
     for key in ("layers", "mlp", "vocab"):
         parser.add_argument(f"--{key}", type=int, help=f"change the shape's {key} (a quick try, not the public one)")
