@@ -1,9 +1,9 @@
 """What a model's weight CSV holds (README: "CSV"). The .pt always holds the whole matrix.
 
 A weight of at most CSV_MAX_VALUES numbers (a toy setting's biggest tensor; MiniLM's 384 x 384 W_q) has a CSV of
-the whole matrix. A bigger one (Llama-3-8B's 4096 x 4096 W_q: 16.8 million numbers, ~370 MB of text, a minute
-in pandas) has a CSV of the column blocks of the heads the video walks through (the setting's render detail
-heads; in W_k and W_v the K/V heads those read), every row: 4096 x 128 numbers per head, ~11 MB, a second in
+the whole matrix. A bigger one (Llama-3-8B's 4096 x 4096 W_q: 278 MB of text, 25 s to write; 4.4 GB at
+Llama-3.1-405B's width) has a CSV of the column blocks of the heads the video walks through (the setting's render
+detail heads; in W_k and W_v the K/V heads those read), every row: 4096 x 128 numbers per head, 9 MB, 0.2 s in
 pandas. Its columns keep their labels (d512 … d639 for head 4), so a CSV value is found in the .pt by label.
 Biases (one row) are always whole.
 """
