@@ -87,8 +87,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         page, loaded = write_view(Path(tmp), args.layers, args.heads, args.tokens)
         total = sum(path.stat().st_size for path in loaded)
+        maps = sum(path.stat().st_size for path in loaded if path.suffix == ".png")
         print(f"model view of {args.layers} layers x {args.heads} heads, {args.tokens} tokens: page "
-              f"{page.stat().st_size / 1e6:.2f} MB; with the {len(loaded) - 1} files it loads {total / 1e6:.2f} MB")
+              f"{page.stat().st_size / 1e6:.2f} MB, map images {maps / 1e6:.2f} MB, numbers (attention.js, loaded "
+              f"on the first hover) {(total - maps - page.stat().st_size) / 1e6:.2f} MB: {total / 1e6:.2f} MB in "
+              f"{len(loaded)} files")
         for load, images in open_times(page, args.repeat):
             print(f"chromium: load event {load:.2f} s; the maps of every screen loaded, scrolled down a screen at a "
                   f"time: {images:.2f} s")
