@@ -223,8 +223,9 @@ def stage_block(folder, embed, source, rows, cols, forward=None):
         return stage_block(folder, embed, name[:-2], cols, rows, forward).T
     if name == "hidden_states":
         values = csv(embed / "hidden_states.csv")
-    elif name.startswith(("w_", "b_")):
-        values = csv(folder.parent / f"{name}.csv")
+    elif name.startswith(("w_", "b_")):  # by column label: a big weight's CSV holds some columns (weightcsv)
+        frame = pd.read_csv(folder.parent / f"{name}.csv", index_col=0)
+        return frame.to_numpy()[np.ix_(rows, [frame.columns.get_loc(f"d{j}") for j in cols])]
     elif name.startswith("rope_"):
         values = csv(forward / f"{name}.csv")
     else:

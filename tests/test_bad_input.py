@@ -99,14 +99,14 @@ CASES = {
                                   ["prompts[4].id", "unsafe id 'w_query.csv'"]),
     # sizes no job can hold, refused before any job
     "huge random shape": (set_weight("two-heads", "query", {"random": {"seed": 11, "shape": [3, 100_000_000]}}),
-                          ["weights.two-heads.query", "at most 4096 rows and columns", "(3, 100000000)"]),
+                          ["weights.two-heads.query", "at most 16384 rows and columns", "(3, 100000000)"]),
     "too many tokens": (lambda cfg: cfg["prompts"].append({"id": "long", "tokens": ["0"] * 1025}),
                         ["prompts[4]", "at most 1024 tokens", "got 1025"]),
     "too many heads": (lambda cfg: cfg["weights"].__setitem__(
                            "many", {"shared": {"random": {"seed": 1, "shape": [3, 256]}}, "attention": {"heads": 256}}),
                        ["weights.many.attention.heads", "at most 128", "got 256"]),
-    "fallback too wide": (lambda cfg: (cfg.pop("vocab"), cfg.__setitem__("unknown_tokens", {"seed": 0, "dim": 5000})),
-                          ["unknown_tokens.dim", "at most 4096", "got 5000"]),
+    "fallback too wide": (lambda cfg: (cfg.pop("vocab"), cfg.__setitem__("unknown_tokens", {"seed": 0, "dim": 20000})),
+                          ["unknown_tokens.dim", "at most 16384", "got 20000"]),
     # weight files refused for what they are, not read when too big
     "directory as weight file": (set_weight("seed", "shared", {"file": "adir.npy"}),
                                  ["weights.seed.shared", "file adir.npy: is a directory"]),

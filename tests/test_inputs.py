@@ -125,7 +125,7 @@ def test_files_are_refused_for_what_they_are(tmp_path):
 
 
 def test_sizes_beyond_the_limits_are_refused_before_they_are_made():
-    with pytest.raises(SpecError, match="at most 4096 rows and columns"):
+    with pytest.raises(SpecError, match="at most 16384 rows and columns"):
         load_matrix({"random": {"seed": 0, "shape": [3, 100_000_000]}}, 3)
     with pytest.raises(SpecError, match=f"{MAX_VALUES:,} numbers"):
         load_matrix({"random": {"seed": 0, "shape": [MAX_WIDTH, MAX_VALUES // MAX_WIDTH + 1]}}, MAX_WIDTH)

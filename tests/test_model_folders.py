@@ -9,6 +9,7 @@ a tiny random model of that config (a stand-in where config.json is malformed: i
 
 import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -60,11 +61,34 @@ def model_folder(wd, name: str, config: dict | list, weights: str = "model", sha
         model.save_pretrained(folder, **({"max_shard_size": shard_size} if shard_size else {}))
     elif weights == "stand-in":
         save_file({"w": np.zeros((4, 8), dtype=np.float32)}, str(folder / "model.safetensors"))
+    elif weights == "sparse":
+        sparse_weights(folder / "model.safetensors", config)
     else:
         (folder / "pytorch_model.bin").write_bytes(b"not a torch file at all")
     (folder / "config.json").write_text(json.dumps(config))
     shutil.copy(wd / "tokenizer.json", folder / "tokenizer.json")
     return folder
+
+
+def sparse_weights(path, config: dict) -> None:
+    """A model.safetensors whose header names every tensor of `config`'s model at its shape (bf16), its data a
+    hole in a sparse file: the checks read headers, so a model of Llama-3.1-405B's width costs no disk."""
+    import torch
+    import transformers
+
+    settings = {key: value for key, value in config.items() if key != "model_type"}
+    with torch.device("meta"):
+        model = transformers.AutoModel.from_config(transformers.AutoConfig.for_model(config["model_type"], **settings))
+    header, offset = {}, 0
+    for name, tensor in model.state_dict().items():
+        size = 2 * tensor.numel()
+        header[name] = {"dtype": "BF16", "shape": list(tensor.shape), "data_offsets": [offset, offset + size]}
+        offset += size
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as fh:
+        fh.write(len(text).to_bytes(8, "little") + text)
+        fh.truncate(8 + len(text) + offset)
 
 
 def use_model(wd, name: str, prompts=(PROMPT,), layers="all"):
@@ -94,7 +118,11 @@ CASES = {
     "a list": ([GPT2], "expected a JSON object of the model's settings, got a list"),
     "an activation transformers lacks": (GPT2 | {"activation_function": "nope"},
                                          "transformers cannot build the model from it ('nope')"),
+    "wider than Llama-3.1-405B": (LLAMA | {"hidden_size": 16385, "num_attention_heads": 5},
+                                  "hidden_size: expected an integer from 1 to 16,384, got 16385"),
 }
+# Llama-3.1-405B's attention sizes (config.json), on sparse weights: the checks read headers only
+LLAMA_405B = LLAMA | {"hidden_size": 16384, "num_attention_heads": 128, "num_key_value_heads": 8}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -104,6 +132,25 @@ def test_a_malformed_config_json_is_one_line(workdir, case):
     use_model(workdir, "bad")
     assert_one_line(workdir, f"attnpipe: config error: models.m.path: {folder.relative_to(workdir)}/config.json: "
                              f"{expected}")
+
+
+def test_llama_405b_width_is_accepted_and_its_projection_asks_for_its_weights_size(workdir):
+    """project (and render) read a layer's weights.pt whole: 1.1 GB of float32 W_q, W_k, W_v at this width."""
+    from attnpipe.resources import NUMERIC, weights_reader_request
+
+    model_folder(workdir, "wide", LLAMA_405B, weights="sparse")
+    use_model(workdir, "wide")
+    proc = snakemake(workdir, "-n", "numeric", "--cores", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    declared = {}
+    for line in proc.stdout.splitlines():
+        if match := re.match(r"^\s*(?:local)?rule (\w+):$", line):
+            rule = match.group(1)
+        elif "mem_mb=" in line:
+            declared.setdefault(rule, set()).add(int(line.split("mem_mb=")[1].split(",")[0]))
+    weights_mb = 4 * (16384 + 1) * (128 + 2 * 8) * 128 / 2**20  # W_q, W_k, W_v and biases
+    assert declared["project"] == {weights_reader_request(weights_mb)["mem_mb"]} == {3500}
+    assert declared["attend"] == {NUMERIC["mem_mb"]} and "model_weights" in declared
 
 
 def test_a_safetensors_header_cut_short_is_one_line(workdir):

@@ -4,9 +4,11 @@ Sized for what the numeric jobs' declared resources (600 MB, a minute) can hold:
 of at most MAX_VALUES float64 numbers (8 MB each) and writes each as a CSV. At 4x this MAX_VALUES (a 1024 x 4096
 matrix, 4 heads x 1024 x 1024 attention) a numeric sweep (one process, jobs in threads) peaked at 729 MB; at
 this one (1024 x 1024 matrices, 1024 tokens of width 1024, one head) at 476 MB (2026-11-29, a loaded 2-core machine).
+MAX_VALUES bounds a toy setting's tensors, not a real model's layer: a model's jobs declare memory from the
+layer's sizes (attnpipe.resources), and MAX_WIDTH is Llama-3.1-405B's width.
 """
 
-MAX_WIDTH = 4096  # d_model, a matrix's columns, a hidden state's width (Llama-7B's hidden size)
+MAX_WIDTH = 16384  # d_model, a matrix's columns, a hidden state's width (Llama-3.1-405B's hidden size)
 MAX_TOKENS = 1024  # per prompt
 MAX_HEADS = 128
 MAX_VALUES = 2**20  # numbers in one tensor: a matrix, a prompt's hidden states, heads x T x T attention

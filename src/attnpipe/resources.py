@@ -15,6 +15,18 @@ NUMERIC = {"mem_mb": 600, "runtime": 1}
 MODEL_BASE = {"mem_mb": 1000, "runtime": 5}
 
 
+# A job that reads a model layer's weights.pt (project, render): float32 W_q, W_k, W_v, 100 MB for Llama-3-8B,
+# 1.25 GB at Llama-3.1-405B's width. attnpipe.torchfile reads the file whole and copies it into arrays, then the
+# projection makes a block of columns float64 at a time: twice the file, declared with a half more for room.
+WEIGHTS_READ_FACTOR = 2.5
+
+
+def weights_reader_request(weights_mb: float) -> dict:
+    """A numeric job's request when it reads a weights.pt of `weights_mb` MB (a model's layer)."""
+    return {"mem_mb": int(round(NUMERIC["mem_mb"] + WEIGHTS_READ_FACTOR * weights_mb, -2)),
+            "runtime": NUMERIC["runtime"] + int(weights_mb / 1000)}
+
+
 # A render's memory and time grow with the numbers it sets as text, for each head it walks through step by step
 # (the others are one map each in the result; a matrix shows what fits of its numbers, so a wide one costs no
 # more). Measured, cold glyph cache, the job's whole process tree (2026-12-03, on a loaded 2-core machine):
@@ -40,11 +52,12 @@ def fetch_request(float32_mb: float) -> dict:
     return {"mem_mb": 1000, "runtime": 5 + int(float32_mb / 2 / 10 / 60)}
 
 
-def render_request(tokens: int, detail_heads: int, rotary: bool, preset: str) -> dict:
+def render_request(tokens: int, detail_heads: int, rotary: bool, preset: str, weights_mb: float = 0.0) -> dict:
     """A render job's request: `tokens` of the prompt, the heads walked through (a rotary model's rotation
-    step, Q, K, cos, sin and their rotations, counts as one more)."""
+    step, Q, K, cos, sin and their rotations, counts as one more); weights_mb: a model layer's weights.pt,
+    which it reads whole (a toy setting's is in the base)."""
     cells = (detail_heads + rotary) * min(tokens, 12) ** 2
     base, per_cell = RENDER_BASE[preset], RENDER_PER_HEAD_CELL[preset]
-    mem_mb = base["mem_mb"] + per_cell["mem_mb"] * cells
+    mem_mb = base["mem_mb"] + per_cell["mem_mb"] * cells + WEIGHTS_READ_FACTOR * weights_mb
     cpu_s = base["cpu_s"] + per_cell["cpu_s"] * cells
     return {"mem_mb": int(round(mem_mb, -2)), "runtime": max(2, int(3 * cpu_s / 60) + 1)}

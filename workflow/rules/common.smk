@@ -191,10 +191,25 @@ def get_model_runtime(wildcards):
     return model_resources(model_of(wildcards))["runtime"]
 
 
+def model_weights_mb(weights):
+    """A model layer's weights.pt in MB (a toy setting's: 0, within the jobs' base)."""
+    setting = MODEL_SETTINGS.get(weights)
+    return setting.model.attention_weights_mb() if setting else 0.0
+
+
+def get_project_mem_mb(wildcards):
+    return resources.weights_reader_request(model_weights_mb(wildcards.weights))["mem_mb"]
+
+
+def get_project_runtime(wildcards):
+    return resources.weights_reader_request(model_weights_mb(wildcards.weights))["runtime"]
+
+
 def render_resources(weights, prompt):
     tokens = len(SWEEP.prompts[prompt].tokens)
     detail = len(SWEEP.weights[weights].detail_heads)
-    return resources.render_request(tokens, detail, weights in ROTARY_SETTINGS, SWEEP.render["preset"])
+    return resources.render_request(tokens, detail, weights in ROTARY_SETTINGS, SWEEP.render["preset"],
+                                    model_weights_mb(weights))
 
 
 def get_render_mem_mb(wildcards):

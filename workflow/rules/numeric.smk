@@ -54,7 +54,8 @@ rule project:
         "logs/project/{weights}/{prompt}.log",
     threads: 1
     resources:
-        **NUMERIC_RESOURCES,
+        mem_mb=get_project_mem_mb,  # a model layer's weights.pt read whole (common.smk)
+        runtime=get_project_runtime,
     run:
         run_stage("project", input, output, params, log, wildcards)
 

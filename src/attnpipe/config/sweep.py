@@ -123,9 +123,10 @@ class Sweep:
         return {"layer": self.weights[weights].layer}
 
     def model_weight_settings(self, weights: str) -> dict:
-        setting = self.weights[weights]
-        return {"path": setting.model.path, "family": setting.model.family, "layer": setting.layer,
-                **model_version(setting.model)}
+        setting, model = self.weights[weights], self.weights[weights].model
+        return {"path": model.path, "family": model.family, "layer": setting.layer, "heads": model.heads,
+                "kv_heads": model.kv_heads, "head_dim": model.head_dim, "detail_heads": setting.detail_heads,
+                **model_version(model)}
 
     def stage_outputs(self) -> list[str]:
         """Every stage file the sweep promises (the .pt and its CSVs), from the stage registry: each stage for

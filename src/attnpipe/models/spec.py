@@ -65,6 +65,7 @@ class Model:
     tensors: dict | None = None
     absent: dict = field(default_factory=dict)
     weight_map: dict | None = None
+    width: int = 0  # d_model (hidden_size, GPT-2's n_embd)
 
     @property
     def family(self) -> str:
@@ -92,6 +93,10 @@ class Model:
         if numels:
             return 4 * max(numels.values()) / 2**20
         return self.float32_mb() / self.layers
+
+    def attention_weights_mb(self) -> float:
+        """One layer's W_q, W_k, W_v and biases as its weights.pt holds them (float32), in MB."""
+        return 4 * (self.width + 1) * (self.heads + 2 * self.kv_heads) * self.head_dim / 2**20
 
     def count_tokens(self, texts: list[str], limit: int | None = None) -> list[int]:
         """How many tokens the forward pass reads of each text: the model's tokenizer with its special tokens,
@@ -362,7 +367,8 @@ def _sizes(cfg: _Settings, model_type: str) -> dict:
     if heads * head_dim > MAX_WIDTH:
         raise ModelConfigError(f"{cfg.where}: expected heads x head_dim of at most {MAX_WIDTH}, got {heads} x "
                                f"{head_dim}")
-    return {"layers": layers, "heads": heads, "kv_heads": kv_heads, "head_dim": head_dim, "positions": positions}
+    return {"layers": layers, "heads": heads, "kv_heads": kv_heads, "head_dim": head_dim, "positions": positions,
+            "width": hidden}
 
 
 def check_tensors(model: Model, deepest: int) -> None:

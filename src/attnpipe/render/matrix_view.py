@@ -35,16 +35,36 @@ class Room:
     height: float
 
 
+CHUNK_VALUES = 1 << 20  # numbers widest_chars measures at a time: a 16384-wide W_q at once took GBs of temporaries
+
+
+def as_values(values) -> np.ndarray:
+    """A float array of `values` without copying one that is float already (a model's float32 W: 1 GB at width
+    16384; its shown numbers are read one by one)."""
+    values = np.asarray(values)
+    return values if values.dtype.kind == "f" else values.astype(float)
+
+
 def widest_chars(values: np.ndarray, precision: int) -> int:
-    """An upper bound on len(numbers.fmt(v)) over `values`, without formatting each one (a W is 147,456)."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
+    """An upper bound on len(numbers.fmt(v)) over `values`, without formatting each one (a W is 147,456), a
+    block of rows at a time, in float64."""
+    if values.size == 0:
         return 2
-    magnitude = np.abs(finite)
-    whole = np.floor(np.log10(np.maximum(magnitude, 1.0))) + 1
-    fraction = np.where(finite == np.round(finite), 0, 1 + precision)
-    chars = int((whole + (finite < 0) + fraction).max())
-    return max(chars, 2 if not np.all(np.isfinite(values)) else 1)
+    rows = values.reshape(-1, values.shape[-1])
+    step = max(1, CHUNK_VALUES // max(rows.shape[1], 1))
+    chars, masked = 0, False
+    for start in range(0, rows.shape[0], step):
+        block = rows[start:start + step].astype(np.float64)
+        finite = block[np.isfinite(block)]
+        masked |= finite.size < block.size
+        if finite.size == 0:
+            continue
+        whole = np.floor(np.log10(np.maximum(np.abs(finite), 1.0))) + 1
+        fraction = np.where(finite == np.round(finite), 0, 1 + precision)
+        chars = max(chars, int((whole + (finite < 0) + fraction).max()))
+    if chars == 0:
+        return 2
+    return max(chars, 2 if masked else 1)
 
 
 class MatrixView(Group):
@@ -84,7 +104,7 @@ class MatrixViews:
     def demand(self, title, values, rows=None, cols=None, kind="plain", **_) -> float:
         """About how wide the view would be with every column shown: what it asks of a row of views."""
         font, char_w = self.font(), digit_size()[1]
-        values = np.asarray(values, dtype=float)
+        values = as_values(values)
         cell = widest_chars(values, self.scene.precision) * char_w * font + PAD
         labels = max(map(len, rows)) * char_w * font + LABEL_BUFF if rows is not None else 0.0
         scale = ColourScale.of(values, kind) if kind != "plain" else None
@@ -96,7 +116,7 @@ class MatrixViews:
         """`values` (n x m) titled `title`, in at most `room`; `rows`/`cols`: labels (or None). Cell (i, j) is
         `source`'s (row_ids[i], col_ids[j]) (default: i, j + col_offset): what the fidelity record names.
         `focus_*`: indices kept in view."""
-        values = np.asarray(values, dtype=float)
+        values = as_values(values)
         row_ids = list(row_ids) if row_ids is not None else list(range(len(values)))
         col_ids = list(col_ids) if col_ids is not None else [j + col_offset for j in range(values.shape[1])]
         key = (title, source, tuple(row_ids[:1]), tuple(col_ids[:2]), tuple(focus_rows), tuple(focus_cols),
@@ -118,7 +138,7 @@ class MatrixViews:
         digit_h, digit_w = digit_size()
         precision = scene.precision
         coloured = kind != "plain"
-        scale = ColourScale.of(values, kind)
+        scale = ColourScale.of(values, kind) if coloured else None  # a plain matrix (a W) is not coloured
         heading = scene.text(title, font * 1.05, scene.colors["accent"])
         label_h = digit_h * font * 1.35  # a label's line, descenders included
         pitch = digit_h * font * PITCH

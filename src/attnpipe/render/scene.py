@@ -166,7 +166,11 @@ class AttentionStory(Transitions):
     def step_projections(self):
         s = self.story
         w_q, b_q = s.w["query"], s.b["query"]
-        i, j = interesting_cell(s.x, w_q, s.q, self.precision)
+        if s.q_columns is None:
+            i, j = interesting_cell(s.x, w_q, s.q, self.precision)
+        else:  # among the columns of W_q's CSV (and no 0/1 copy of a 16384-wide W_q)
+            i, c = interesting_cell(s.x, w_q[:, s.q_columns], s.q[:, s.q_columns], self.precision)
+            j = s.q_columns[c]
         terms = shown_terms(s.x.shape[1])
         self.caption("2 · project: Q = X · W_q" + (" + b_q" if np.any(b_q) else "")
                      + f"; one entry, Q[{i},{j}], written out")

@@ -40,6 +40,9 @@ class Story:
     k_rot: np.ndarray | None = None
     rope_cos: np.ndarray | None = None
     rope_sin: np.ndarray | None = None
+    # The columns of W_q its CSV holds where it holds fewer than all (a big model's weight: the detail heads',
+    # attnpipe.look.weightcsv): the projection's written-out entry is taken among them, so it can be found there.
+    q_columns: list[int] | None = None
 
     @property
     def heads(self) -> int:
@@ -135,6 +138,7 @@ def read_story(paths: dict, settings: dict) -> Story:
         detail_heads=list(settings["detail_heads"]),  # attnpipe.look.heads chose them
         unknown=set(settings["unknown_tokens"]),
         hidden_states_from=settings["hidden_states_from"], kv_of=list(att["attention"]["kv_heads"]), **rotary,
+        q_columns=wts["w_query"].get("csv_columns"),
     )
 
 

@@ -4,7 +4,9 @@
             one entry per CSV the stage writes, keyed by the CSV's name (attend.pt["attention"] is
             attention.csv). Load with torch.load(path, weights_only=True). Attention matrices are
             (heads, T, T). One file per stage, not per tensor: Snakemake's cost per run grows with
-            the number of files it tracks (see benchmarks/sweep.py).
+            the number of files it tracks (see benchmarks/sweep.py). A model's weights are float32 (exact:
+            its bf16, f16 or f32 numbers); a record with "csv_columns" (column indices) has a CSV of those
+            columns only, the .pt every column (attnpipe.look.weightcsv: a big weight's CSV).
 <name>.csv  header row = column labels, first column = row labels, values written with repr() so they
             read back exactly with pandas.read_csv(path, index_col=0). (heads, T, T) tensors with more
             than one head are stacked head after head, rows labelled "h<i>/<row label>" (or the record's own
@@ -27,8 +29,15 @@ class StageError(Exception):
     """A stage computed numbers it must not save (NaN or inf from an overflow); nothing was written."""
 
 
-def csv_rows(tensor: torch.Tensor, row_labels, column_labels, block_labels=None):
-    """Header + labelled rows; a 3-D (heads, T, T) tensor is stacked by head."""
+CSV_CHUNK_ROWS = 256  # rows turned into Python numbers at a time: a 16384-wide matrix's rows, not all of it
+
+
+def csv_rows(tensor: torch.Tensor, row_labels, column_labels, block_labels=None, columns=None):
+    """Header + labelled rows; a 3-D (heads, T, T) tensor is stacked by head. `columns`: the column indices
+    to write (None: all)."""
+    if columns is not None:
+        tensor = tensor[..., list(columns)]
+        column_labels = [column_labels[j] for j in columns]
     yield ["", *column_labels]
     if tensor.dim() == 2:
         blocks = [("", tensor)]
@@ -37,41 +46,63 @@ def csv_rows(tensor: torch.Tensor, row_labels, column_labels, block_labels=None)
     else:
         blocks = [(f"h{i}/" if tensor.shape[0] > 1 else "", t) for i, t in enumerate(tensor)]
     for prefix, block in blocks:
-        for label, values in zip(row_labels, block.tolist()):
-            yield [prefix + label, *map(repr, values)]
+        for start in range(0, block.shape[0], CSV_CHUNK_ROWS):
+            chunk = block[start:start + CSV_CHUNK_ROWS].tolist()
+            for label, values in zip(row_labels[start:start + CSV_CHUNK_ROWS], chunk):
+                yield [prefix + label, *map(repr, values)]
 
 
-def record(tensor: torch.Tensor, row_labels, column_labels, block_labels=None, **facts) -> dict:
+def record(tensor: torch.Tensor, row_labels, column_labels, block_labels=None, dtype=torch.float64,
+           csv_columns=None, **facts) -> dict:
     """One labelled tensor; the labels must fit its last two dimensions (block_labels: its first, if 3-D).
-    `facts` are fields of the record that readers take as data, never parsed from labels (attend's
-    kv_heads: the K/V head each query head reads)."""
-    tensor = tensor.detach().to(torch.float64).contiguous()
+    dtype: float64, what every stage computes in; float32 for a model's weights (their numbers exactly, half
+    the size). csv_columns: the column indices its CSV holds, where it holds fewer than all. `facts` are fields
+    of the record that readers take as data, never parsed from labels (attend's kv_heads: the K/V head each
+    query head reads)."""
+    tensor = tensor.detach().to(dtype).contiguous()
     if tensor.shape[-2:] != (len(row_labels), len(column_labels)):
         raise ValueError(f"labels {len(row_labels)}x{len(column_labels)} do not fit shape {tuple(tensor.shape)}")
     rec = {"tensor": tensor, "row_labels": list(row_labels), "column_labels": list(column_labels)}
     if block_labels is not None:
         rec["block_labels"] = list(block_labels)
+    if csv_columns is not None:
+        rec["csv_columns"] = [int(j) for j in csv_columns]
     return {**rec, **facts}
 
 
 def check_finite(stage: str, records: dict[str, dict], masked: dict | None = None) -> None:
     """Raise StageError naming the first tensor holding NaN or inf. `masked` (name -> bool tensor)
-    marks the cells where -inf is by design (the causal mask of scaled scores)."""
+    marks the cells where -inf is by design (the causal mask of scaled scores). Checked CSV_CHUNK_ROWS rows
+    at a time: on a whole matrix the checks' temporaries took ~1.8x its size (+450 MB for an 8192 x 8192
+    float32 one), ~1.8 GB at width 16384."""
     for name, rec in records.items():
         tensor = rec["tensor"]
-        bad = ~torch.isfinite(tensor)
-        if masked and name in masked:
-            bad &= ~(masked[name] & (tensor == float("-inf")))
-        if not bad.any():
+        rows = tensor.reshape(-1, tensor.shape[-1])
+        mask = masked[name].expand(tensor.shape).reshape(rows.shape) if masked and name in masked else None
+        count, first, kinds = 0, None, set()
+        for start in range(0, rows.shape[0], CSV_CHUNK_ROWS):
+            part = rows[start:start + CSV_CHUNK_ROWS]
+            bad = ~torch.isfinite(part)
+            if mask is not None:
+                bad &= ~(mask[start:start + CSV_CHUNK_ROWS] & (part == float("-inf")))
+            found = int(bad.sum())
+            if not found:
+                continue
+            if first is None:
+                row, column = (int(i) for i in bad.nonzero()[0])
+                first = (start + row) * rows.shape[1] + column
+            count += found
+            kinds |= {k for k, hit in (("inf", part.isinf() & bad), ("NaN", part.isnan())) if hit.any()}
+        if not count:
             continue
-        index = tuple(int(i) for i in bad.nonzero()[0])
+        index = [int(i) for i in np.unravel_index(first, tensor.shape)]
         cell = f"row {rec['row_labels'][index[-2]]}, column {rec['column_labels'][index[-1]]}"
         if tensor.dim() == 3:
             cell = f"head {index[0]}, {cell}"
-        kinds = "/".join(k for k, found in (("inf", tensor.isinf() & bad), ("NaN", tensor.isnan())) if found.any())
         raise StageError(
-            f"stage {stage}: {name} overflowed float64: {int(bad.sum())} of {tensor.numel()} values are {kinds} "
-            f"(first at {cell}); nothing of this stage was written"
+            f"stage {stage}: {name} overflowed float64: {count} of {tensor.numel()} values are "
+            f"{'/'.join(k for k in ('inf', 'NaN') if k in kinds)} (first at {cell}); nothing of this stage was "
+            "written"
         )
 
 
@@ -85,7 +116,8 @@ def write_stage(records: dict[str, dict], outputs: dict, masked: dict | None = N
         torch.save(records, fh)
     for name, rec in records.items():
         with atomic_path(outputs[f"{name}_csv"]) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-            rows = csv_rows(rec["tensor"], rec["row_labels"], rec["column_labels"], rec.get("block_labels"))
+            rows = csv_rows(rec["tensor"], rec["row_labels"], rec["column_labels"], rec.get("block_labels"),
+                            rec.get("csv_columns"))
             csv.writer(fh, lineterminator="\n").writerows(rows)
 
 
