@@ -109,10 +109,13 @@ class GlyphCache:
         self.built = self.read = self.composed = 0
 
     def text(self, text: str, font_size: float, color=WHITE) -> GlyphText:
+        return clone(self.template(text, font_size)).set_color(color)
+
+    def template(self, text: str, font_size: float) -> GlyphText:
         key = (text, round(float(font_size), 2))
         if key not in self.templates:
             self.templates[key] = GlyphText(text, key[1], self.outlines(*key))
-        return clone(self.templates[key]).set_color(color)
+        return self.templates[key]
 
     def outlines(self, text: str, font_size: float) -> list[np.ndarray]:
         """The glyph outlines of `text` at `font_size`: a number laid out from its numerals' outlines at the
@@ -266,9 +269,18 @@ def set_type(text: str, font_size: float) -> list[np.ndarray]:
 _DEFAULT: GlyphCache | None = None
 
 
-def text(string: str, font_size: float, color=WHITE) -> GlyphText:
-    """`string` set at `font_size` in `color`, from this process's glyph cache."""
+def _cache() -> GlyphCache:
     global _DEFAULT
     if _DEFAULT is None:
         _DEFAULT = GlyphCache()
-    return _DEFAULT.text(string, font_size, color)
+    return _DEFAULT
+
+
+def text(string: str, font_size: float, color=WHITE) -> GlyphText:
+    """`string` set at `font_size` in `color`, from this process's glyph cache."""
+    return _cache().text(string, font_size, color)
+
+
+def measure(string: str, font_size: float) -> tuple[float, float]:
+    """(width, height) of `string` set at `font_size`, from the glyph cache (no copy made)."""
+    return _cache().template(string, font_size).natural
