@@ -13,7 +13,7 @@ from manim import LEFT, RIGHT, UP, Group, Rectangle, VGroup
 
 from .colours import ColourScale, rgb_hex, text_colour_on
 from .glyphs import clone
-from .labels import VIDEO, digit_size
+from .labels import VIDEO
 from .plan import BAR_BUFF, BAR_WIDTH, HEADING_BUFF, HEADING_SIZE, LABEL_BUFF, MatrixPlan
 from .widgets import colour_bar, scale_ends
 
@@ -102,10 +102,9 @@ class MatrixViews:
                 label = board.text(spec.rows[i], font)
                 parts.append(label.move_to([-LABEL_BUFF, -(y0 + y1) / 2, 0], aligned_edge=RIGHT))
         if spec.cols is not None:
-            char_w = digit_size()[1] * 1.12 * font
             for j in plan.cols:
                 x0, x1 = plan.col_pos[j]
-                label = board.text(_fit_label(spec.cols[j], cell_w - 0.04, char_w), font)
+                label = board.text(plan.col_text[j], font)
                 parts.append(label.move_to([(x0 + x1) / 2, 0, 0]).shift(UP * (LABEL_BUFF + plan.label_h / 2)))
         if plan.bar_w:
             parts.append(self.bar(spec, scale, font, plan.bar_h).next_to(frame, RIGHT, buff=BAR_BUFF)
@@ -135,10 +134,4 @@ class MatrixViews:
         top, bottom = scale_ends(board, spec.values, scale, cell, block, font, VIDEO.font())
         masked = None if np.all(np.isfinite(spec.values)) else board.text("−∞", font)
         return colour_bar(scale, board.colors, height, BAR_WIDTH, top, bottom, masked)
-
-
-def _fit_label(label: str, width: float, char_w: float) -> str:
-    """`label` cut (with "…") to the characters that fit `width`."""
-    chars = max(1, int(width // char_w))
-    return label if len(label) <= chars else label[:max(1, chars - 1)] + "…"
 

@@ -19,6 +19,7 @@ from .numbers import fmt
 Measure = Callable[[str, float], tuple[float, float]]
 
 PAD = 0.12  # units of a cell's width beyond its widest number
+LABEL_CELLS = 2.5  # a column label widens its cells up to this many times its numbers' width (then it is cut)
 PITCH = 1.75  # a row's height in digit heights
 GAP = 0.55  # an elided slot's width (or height) in cells
 LABEL_BUFF = 0.1  # units between the labels and the cells
@@ -80,6 +81,7 @@ class MatrixPlan:
     label_h: float  # the column labels' line (0: no labels)
     heading: tuple[float, float]  # the heading's (width, height)
     bar_w: float  # the colour bar with its end labels, its buff included (0: no bar)
+    col_text: dict[int, str]  # the column labels as shown (cut with "…" to their cells)
     grid_w: float = field(init=False)
     grid_h: float = field(init=False)
 
@@ -141,9 +143,10 @@ class Planner:
         return BAR_BUFF + BAR_WIDTH + 0.08 + 9 * self.digit_w + 0.15
 
     def cell_width(self, spec: MatrixSpec, number_w: float) -> float:
-        """Wide enough for the widest number, and for a column label up to 1.5 cells (longer ones are cut)."""
+        """Wide enough for the widest number, and for a column label up to LABEL_CELLS numbers (longer ones are
+        cut): an estimate from the labels' lengths."""
         label_need = max(len(spec.cols[0]), len(spec.cols[-1])) * self.digit_w + 0.08 if spec.cols else 0.0
-        return max(number_w + PAD, min(1.5 * (number_w + PAD), label_need))
+        return max(number_w + PAD, min(LABEL_CELLS * (number_w + PAD), label_need))
 
     def demand(self, spec: MatrixSpec) -> float:
         """About how wide the view is with every column shown (an upper bound: from widest_chars)."""
@@ -168,10 +171,13 @@ class Planner:
         across = width - label_w - bar_w
 
         def columns(cell: float) -> tuple[list[int], float]:
-            """The columns shown in cells `cell` wide, and the cells as wide as their numbers need."""
+            """The columns shown in cells `cell` wide, and the cells as wide as their numbers (and labels, up to
+            LABEL_CELLS numbers) need."""
             cols = pick(m, m if math.isinf(across) else max(1, int((across + 1e-9) // cell)), spec.focus_cols)
             texts = {fmt(float(values[i, j]), self.precision) for i in rows for j in cols}
-            return cols, self.cell_width(spec, max(self.measure(t, font)[0] for t in texts))
+            number_w = max(self.measure(t, font)[0] for t in texts) + PAD
+            label_need = max(self.measure(spec.cols[j], font)[0] for j in cols) + 0.08 if spec.cols else 0.0
+            return cols, max(number_w, min(LABEL_CELLS * number_w, label_need))
 
         # from an upper bound on the numbers' width; where the numbers shown are narrower, more may fit
         cols, cell_w = columns(self.cell_width(spec, widest_chars(values, self.precision) * self.digit_w))
@@ -181,8 +187,17 @@ class Planner:
                 cols, cell_w = more, more_w
         col_pos, gap_cols = _spans(slots(cols, m), cell_w, cell_w * GAP)
         row_pos, gap_rows = _spans(slots(rows, n), pitch, pitch * GAP * 1.4)
+        col_text = {j: self.fit(spec.cols[j], cell_w - 0.04) for j in cols} if spec.cols else {}
         return MatrixPlan(spec, font, rows, cols, cell_w, pitch, row_pos, col_pos, gap_rows, gap_cols,
-                          label_w, label_h, heading, bar_w)
+                          label_w, label_h, heading, bar_w, col_text)
+
+    def fit(self, label: str, width: float) -> str:
+        """`label`, cut (with "…") to what fits `width` at this font."""
+        cut = label
+        while len(cut) > 1 and self.measure(cut, self.font)[0] > width:
+            label = label[:-1]
+            cut = label + "…"
+        return cut
 
     # ---- a row of them ----------------------------------------------------------------------------
 
