@@ -21,6 +21,12 @@ class Board(Protocol):
     def text_lines(self, lines: list[str]):
         """Lines written at the bottom of the frame (a dot product written out)."""
 
+    def number(self, value: float, source: str, i: int, j: int, size: float, color: str = "#ffffff"):
+        """A stage value (`source`'s (i, j)) as the text on screen, recorded as shown."""
+
+    def derived(self, value: float, statistic: str, source: str, rows, cols, size: float):
+        """A number computed from a block of a stage tensor (a percentile), recorded as derived from it."""
+
     def record(self, entries) -> None:
         """Numbers written inside a sentence, as shown: (source, i, j, value)."""
 

@@ -268,7 +268,7 @@ class AttentionStory(Transitions):
         s = self.story
         together = f", all {len(s.show_heads)} heads side by side" if len(s.show_heads) > 1 else one_head(s)
         self.caption(f"{self.step_no['result']} · the result: who attends to whom{together}")
-        self.reveal(result_panel(self, self.stage_top() - 0.2, VIDEO), wait=2.5)
+        self.reveal(result_panel(self, self.story, self.stage_top() - 0.2, VIDEO), wait=2.5)
 
     def still_frame(self) -> list:
         """What the still (attention.png) shows: the title, the caption and the result laid out again for
@@ -278,7 +278,7 @@ class AttentionStory(Transitions):
         font = STILL.font(20)  # title and caption at 20 px: the maps get the room, the whole title fits
         title = self.make_title(font * 1.15)
         caption = self.wrapped(self.caption_text, font, "#dddddd").next_to(title, DOWN, buff=0.1)
-        return [title, caption, result_panel(self, caption.get_bottom()[1] - 0.15, STILL)]
+        return [title, caption, result_panel(self, self.story, caption.get_bottom()[1] - 0.15, STILL)]
 
     # ---- helpers ------------------------------------------------------------------------------
 
