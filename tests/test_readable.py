@@ -84,6 +84,7 @@ def test_the_real_render_job_draws_nothing_too_small_and_is_brief(readable):
     log = (readable / "logs/render/minilm-l3/fox.log").read_text()
     px = float(re.search(r"smallest text (\d+\.\d+) px at 640x360", log).group(1))
     assert px >= MIN_PX
+    assert "; no texts overlap" in log  # the rendered scene's own record, as the built one's
 
 
 def test_the_still_names_a_single_head_and_labels_what_fits(readable):

@@ -150,7 +150,7 @@ class Planner:
 
     def demand(self, spec: MatrixSpec) -> float:
         """About how wide the view is with every column shown (an upper bound: from widest_chars)."""
-        n, m = spec.values.shape
+        m = spec.values.shape[1]
         cell = self.cell_width(spec, widest_chars(spec.values, self.precision) * self.digit_w)
         labels = max(map(len, spec.rows)) * self.digit_w + LABEL_BUFF if spec.rows else 0.0
         heading = len(spec.title) * self.digit_w * HEADING_SIZE
