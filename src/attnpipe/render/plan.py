@@ -28,6 +28,7 @@ HEADING_SIZE = 1.05  # the heading's font, times the numbers'
 BAR_WIDTH = 0.16
 BAR_BUFF = 0.15  # units between the cells and the colour bar
 BAR_MIN_HEIGHT = 1.4
+MAP_SHARE = 2.0  # a coloured map (what a step is about) gets this many times the width of a plain matrix
 MAX_SCALE = 1.8  # a step with room is drawn at most this much larger: 3 x 3 numbers are not posters
 WHOLE_CELLS = 4096  # up to this many cells in a row of matrices, try each whole (its numbers measured) first
 SPARE = 0.3  # units of width left over worth giving to a matrix that hides columns
@@ -173,7 +174,8 @@ class Planner:
         def columns(cell: float) -> tuple[list[int], float]:
             """The columns shown in cells `cell` wide, and the cells as wide as their numbers (and labels, up to
             LABEL_CELLS numbers) need."""
-            cols = pick(m, m if math.isinf(across) else max(1, int((across + 1e-9) // cell)), spec.focus_cols)
+            cols = pick(m, m if math.isinf(across) else _slots_that_fit(m, across, cell, spec.focus_cols),
+                        spec.focus_cols)
             texts = {fmt(float(values[i, j]), self.precision) for i in rows for j in cols}
             number_w = max(self.measure(t, font)[0] for t in texts) + PAD
             label_need = max(self.measure(spec.cols[j], font)[0] for j in cols) + 0.08 if spec.cols else 0.0
@@ -183,7 +185,7 @@ class Planner:
         cols, cell_w = columns(self.cell_width(spec, widest_chars(values, self.precision) * self.digit_w))
         if len(cols) < m:
             more, more_w = columns(cell_w)
-            if len(slots(more, m)) * more_w <= across:
+            if _width(slots(more, m), more_w) <= across:
                 cols, cell_w = more, more_w
         col_pos, gap_cols = _spans(slots(cols, m), cell_w, cell_w * GAP)
         row_pos, gap_rows = _spans(slots(rows, n), pitch, pitch * GAP * 1.4)
@@ -214,7 +216,7 @@ class Planner:
             if sum(p.width for p in plans) > room:
                 plans = None
         if plans is None:
-            shares = share(room, demands, [1.5 if spec.coloured else 1.0 for spec in specs])
+            shares = share(room, demands, [MAP_SHARE if spec.coloured else 1.0 for spec in specs])
             plans = [self.matrix(spec, w, height) for spec, w in zip(specs, shares)]
             # a plan fills its share only up to a whole column: what the others left over goes to the first
             # one that hides columns (one that hides columns a step points at first, then the maps)
@@ -227,6 +229,19 @@ class Planner:
                     plans[k] = wider
         used_w, used_h = fixed + sum(p.width for p in plans), max(p.height for p in plans)
         return plans, min(MAX_SCALE, width / used_w, height / used_h)
+
+
+def _width(slots_: list, cell: float) -> float:
+    """How wide `slots_` are in cells `cell` wide (a gap: GAP cells)."""
+    return sum(cell if index is not None else cell * GAP for index in slots_)
+
+
+def _slots_that_fit(count: int, width: float, cell: float, focus) -> int:
+    """The most slots (cells and the gaps between them) of `count` columns that `width` holds."""
+    room = max(1, int((width + 1e-9) // cell))
+    while room < count and _width(slots(pick(count, room + 1, focus), count), cell) <= width + 1e-9:
+        room += 1
+    return room
 
 
 def _spans(slots_: list, size: float, gap: float) -> tuple[dict, list]:
