@@ -14,7 +14,6 @@ from attnpipe.render.labels import VIDEO, digit_size
 from attnpipe.render.plan import MAX_SCALE, MatrixSpec, Planner
 
 WIDTH, HEIGHT = 13.6, 5.7  # the stage under a one-line caption, as the scene gives it (units)
-rng = np.random.default_rng(0)
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +23,8 @@ def planner():
 
 def spec(title, n, m, scale=3.0, **kwargs):
     rows, cols = [f"{i}:tok" for i in range(n)], [f"d{j}" for j in range(m)]
-    return MatrixSpec(title, rng.normal(0, scale, (n, m)), rows, cols, **kwargs)
+    values = np.random.default_rng(n * m).normal(0, scale, (n, m))
+    return MatrixSpec(title, values, rows, cols, **kwargs)
 
 
 def test_matrices_that_fit_whole_are_whole_and_drawn_larger_in_the_frame(planner):
@@ -42,21 +42,18 @@ def test_matrices_that_fit_whole_are_whole_and_drawn_larger_in_the_frame(planner
 
 def test_a_matrix_is_elided_only_where_whole_it_would_not_fit_at_the_smallest_size(planner):
     """Q · Kᵀ = scores of an 11-token prompt with d_head 32: the whole row is wider than the frame at the
-    smallest legible size, so columns are elided, the ones a step points at kept; nothing is drawn smaller
-    than that size (scale >= 1)."""
+    smallest legible size, so columns are elided, every one the step points at (the dot product's terms, its
+    key) kept; nothing is drawn smaller than that size (scale >= 1)."""
     specs = [spec("Q", 11, 32, focus_rows=[6], focus_cols=[0, 1, 2, 31]),
              spec("Kᵀ", 32, 11, focus_rows=[0, 1, 2, 31], focus_cols=[4]),
-             spec("scores", 11, 11, scale=30.0, kind="signed", focus_rows=[6], focus_cols=[4])]
+             spec("scores", 11, 11, scale=10.0, kind="signed", focus_rows=[6], focus_cols=[4])]
     whole = [planner.matrix(s, math.inf, HEIGHT) for s in specs]
     assert 1.0 + sum(p.width for p in whole) > WIDTH  # does not fit whole
     plans, scale = planner.row(specs, 1.0, WIDTH, HEIGHT)
     assert any(p.elided for p in plans) and scale >= 1
     assert 1.0 + sum(p.width for p in plans) <= WIDTH + 1e-9
     for s, p in zip(specs, plans):
-        assert s.focus_rows[0] in p.rows and s.focus_cols[0] in p.cols
-    # one narrow matrix beside them stays whole
-    plans, _ = planner.row([*specs, spec("b", 2, 2)], 1.0, WIDTH, HEIGHT)
-    assert not plans[-1].elided
+        assert s.focus_rows[0] in p.rows and set(s.focus_cols) <= set(p.cols)
 
 
 def test_column_labels_are_cut_to_their_cells(planner):

@@ -157,9 +157,10 @@ class Planner:
         heading = len(spec.title) * self.digit_w * HEADING_SIZE
         return max(labels + m * cell + self.bar_width(spec), heading)
 
-    def matrix(self, spec: MatrixSpec, width: float, height: float) -> MatrixPlan:
+    def matrix(self, spec: MatrixSpec, width: float, height: float, only_focus: bool = False) -> MatrixPlan:
         """The most of `spec` that fits `width` x `height` at this font: rows first (their labels' width
-        decides how many columns fit), the focus kept in view, the rest elided."""
+        decides how many columns fit), the focus kept in view, the rest elided. `only_focus`: the columns a
+        step points at and no others, whatever the width."""
         values, font = spec.values, self.font
         n, m = values.shape
         heading = self.measure(spec.title, font * HEADING_SIZE)
@@ -171,19 +172,23 @@ class Planner:
         label_w = (max(self.measure(spec.rows[i], font)[0] for i in rows) + LABEL_BUFF) if spec.rows else 0.0
         across = width - label_w - bar_w
 
-        def columns(cell: float) -> tuple[list[int], float]:
-            """The columns shown in cells `cell` wide, and the cells as wide as their numbers (and labels, up to
-            LABEL_CELLS numbers) need."""
-            cols = pick(m, m if math.isinf(across) else _slots_that_fit(m, across, cell, spec.focus_cols),
-                        spec.focus_cols)
+        def sized(cols: list[int]) -> tuple[list[int], float]:
+            """`cols`, and the cells as wide as their numbers (and labels, up to LABEL_CELLS numbers) need."""
             texts = {fmt(float(values[i, j]), self.precision) for i in rows for j in cols}
             number_w = max(self.measure(t, font)[0] for t in texts) + PAD
             label_need = max(self.measure(spec.cols[j], font)[0] for j in cols) + 0.08 if spec.cols else 0.0
             return cols, max(number_w, min(LABEL_CELLS * number_w, label_need))
 
-        # from an upper bound on the numbers' width; where the numbers shown are narrower, more may fit
-        cols, cell_w = columns(self.cell_width(spec, widest_chars(values, self.precision) * self.digit_w))
-        if len(cols) < m:
+        def columns(cell: float) -> tuple[list[int], float]:
+            """The columns shown in cells `cell` wide, sized."""
+            count = m if math.isinf(across) else _slots_that_fit(m, across, cell, spec.focus_cols)
+            return sized(pick(m, count, spec.focus_cols))
+
+        if only_focus:
+            cols, cell_w = sized(sorted({j for j in spec.focus_cols if 0 <= j < m}) or [0])
+        else:  # from an upper bound on the numbers' width; where the numbers shown are narrower, more may fit
+            cols, cell_w = columns(self.cell_width(spec, widest_chars(values, self.precision) * self.digit_w))
+        if len(cols) < m and not only_focus:
             more, more_w = columns(cell_w)
             if _width(slots(more, m), more_w) <= across:
                 cols, cell_w = more, more_w
@@ -206,8 +211,9 @@ class Planner:
     def row(self, specs: list[MatrixSpec], fixed: float, width: float, height: float) -> tuple[list[MatrixPlan], float]:
         """Plans for `specs` side by side in `width` x `height`, beside `fixed` units of operators and
         spacing, and the scale the row is drawn at (>= 1 where it fits: the frame used, up to MAX_SCALE).
-        Every matrix whole where all fit at this font; else each is given a share of the width by what it
-        asks for (the coloured maps, what a step is about, more), and the height."""
+        Every matrix whole where all fit at this font; else each is given the width its focus columns need
+        (where they all fit) and a share of the rest by what it asks for (the coloured maps, what a step is
+        about, more), and the height."""
         room = width - fixed
         demands = [self.demand(spec) for spec in specs]
         plans = None
@@ -216,7 +222,14 @@ class Planner:
             if sum(p.width for p in plans) > room:
                 plans = None
         if plans is None:
-            shares = share(room, demands, [MAP_SHARE if spec.coloured else 1.0 for spec in specs])
+            weights = [MAP_SHARE if spec.coloured else 1.0 for spec in specs]
+            # first the columns each step points at (a dot product's terms), where they all fit; then the rest
+            floors = [min(self.matrix(spec, math.inf, height, only_focus=True).width, d)
+                      for spec, d in zip(specs, demands)]
+            if sum(floors) > room:
+                floors = [0.0] * len(specs)
+            extra = share(room - sum(floors), [d - f for d, f in zip(demands, floors)], weights)
+            shares = [f + e for f, e in zip(floors, extra)]
             plans = [self.matrix(spec, w, height) for spec, w in zip(specs, shares)]
             # a plan fills its share only up to a whole column: what the others left over goes to the first
             # one that hides columns (one that hides columns a step points at first, then the maps)
