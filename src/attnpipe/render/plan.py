@@ -176,7 +176,9 @@ class Planner:
             """`cols`, and the cells as wide as their numbers (and labels, up to LABEL_CELLS numbers) need."""
             texts = {fmt(float(values[i, j]), self.precision) for i in rows for j in cols}
             number_w = max(self.measure(t, font)[0] for t in texts) + PAD
-            label_need = max(self.measure(spec.cols[j], font)[0] for j in cols) + 0.08 if spec.cols else 0.0
+            # the labels' width estimated (setting each candidate's type costs more than the whole plan); a label
+            # wider than its cell is cut to fit it (fit)
+            label_need = max(len(spec.cols[j]) for j in cols) * self.digit_w + 0.08 if spec.cols else 0.0
             return cols, max(number_w, min(LABEL_CELLS * number_w, label_need))
 
         def columns(cell: float) -> tuple[list[int], float]:
