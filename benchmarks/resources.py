@@ -106,6 +106,7 @@ MINILM_PROMPT = "the quick brown fox jumps over the lazy dog"
 # size class -> how its combination is made: (prompt, weights) in the default config, or a function
 SIZE_CLASSES = {
     "small": ("31415926", "two-heads"),  # the default sweep's largest video: 8 tokens, 2 heads, d 3
+    "the-cat": ("the-cat", "seed"),  # the default sweep's word prompt: a vocab lookup with unknown words
     "64 tokens": ("64", "seed"),  # a 64-digit prompt
     "300 tokens": ("300", "seed-causal"),  # a 300-digit prompt, causal: elided matrices, thinned labels
     "minilm": minilm_layer,  # a real model's layer: 12 heads, d 384, 9 words + [CLS] [SEP]

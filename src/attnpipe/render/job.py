@@ -26,9 +26,11 @@ def job(settings: dict, inputs: dict, outputs: dict, log: str, forked: bool = Fa
         os.dup2(fh.fileno(), 2)
         scene = render(story, settings, outputs["video"], outputs["still"])
         smallest = min(scene.drawn.items(), key=lambda item: item[1])
+        overlaps = (f"; {len(scene.overlaps)} pairs of texts overlap (first: {scene.overlaps[0][1]!r} and "
+                    f"{scene.overlaps[0][2]!r})" if scene.overlaps else "; no texts overlap")
         print(f"rendered {settings['weights']}/{settings['prompt']} at {settings['preset']}: "
               f"{len(scene.shown)} numbers shown; smallest text {smallest[1]:.1f} px at 640x360 ({smallest[0]!r})"
-              + (" (forked from the render server)" if forked else ""))
+              + overlaps + (" (forked from the render server)" if forked else ""))
 
 
 def failure(log: str) -> str | None:

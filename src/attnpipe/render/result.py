@@ -18,7 +18,9 @@ from manim import DOWN, Group, VGroup, config
 
 from ..look.colours import MAX_TEXT_CELLS, ColourScale, weights_meaning
 from ..look.numbers import fmt
+from .board import Board
 from .labels import LABEL_GAP, axis_labels, digit_size, label_notes, place_labels
+from .story import Story
 from .widgets import BAR_LABEL_BUFF, colour_bar, heatmap_image, number_grid, scale_ends
 
 MAX_CELL = 1.4  # a 3-token map is 4.2 units wide, not the whole frame
@@ -30,11 +32,10 @@ BAR_WIDTH = 0.25
 MARGIN = 0.35  # units kept clear at the frame's sides and bottom
 
 
-def result_panel(scene, top: float, legibility) -> Group:
-    """Everything under `top` (the caption's bottom) on the final frame, every text at least
-    `legibility`'s size (labels.VIDEO for the video's last frame, labels.STILL for the still). `scene` is the
-    AttentionStory: its text()/number() build (and record) every text."""
-    s = scene.story
+def result_panel(scene: Board, s: Story, top: float, legibility) -> Group:
+    """Story `s`'s result: everything under `top` (the caption's bottom) on the final frame, every text at
+    least `legibility`'s size (labels.VIDEO for the video's last frame, labels.STILL for the still). `scene`
+    draws: its text()/number()/derived() build (and record) every text."""
     heads = list(s.show_heads)
     values = s.attn[heads]  # (H, T, T)
     count, tokens = values.shape[1], s.tokens

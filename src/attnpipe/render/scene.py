@@ -1,11 +1,14 @@
 """The storyboard: one Manim scene, driven by a Story. construct() reads as the story (title → tokens and X →
-Q = X·W_q → K, V → [rotation] → one head in detail → the result, every head shown); each step is a method.
+Q = X·W_q → K, V → [rotation] → one head in detail → the result, every head shown); each step is a method
+here (the rotation: rotation.py, the result: result.py), given what it shows as arguments: no step leaves
+state on the scene for another. What the steps say about the story (step numbers, head tags): wording.py.
 
 Every number on screen goes through `self.number()`, which formats it with render.numbers.fmt and records
 (matrix, i, j, text) in `self.shown`, so a test can check the screen against the CSVs; every string on
 screen at every play is recorded with the size it is drawn at (`self.drawn`, transitions.py). Matrices are
-matrix_view's: as many numbers as fit at the preview's readable size, the rest elided (⋯ ⋮), the cells a
-step points at always in view. The moves between steps are transitions.py's; the final frame result.py's.
+planned before they are built (plan.py: which rows and columns, what sizes, how large in the room the frame
+leaves: every number where they fit at the preview's readable size, else elided, ⋯ ⋮, the cells a step points
+at always in view) and built once from the plan (matrix_view.py). The moves between steps are transitions.py's.
 """
 
 import numpy as np
@@ -14,15 +17,19 @@ from manim import DOWN, LEFT, RIGHT, UP, Arrow, Create, Group, Rectangle, VGroup
 from ..look.colours import SCHEMES
 from ..look.numbers import dot_product, fmt, shown_terms, token_label
 from ..numeric.tokens import token_of
+from .glyphs import measure
 from .labels import VIDEO, digit_size, dims, positions, short_label, token_rows
-from .matrix_view import MatrixViews, Room
+from .matrix_view import MatrixViews
+from .plan import MatrixSpec, Planner
 from .result import result_panel
 from .rotation import rotation_steps
 from .story import Story, interesting_cell
 from .transitions import HOLD, HOLD_WRITTEN, SIDE_MARGIN, Transitions
+from .wording import head_card, head_tag, kv_tag, one_head, reads, step_numbers, transformations
 
 OPERATOR_FONT = 1.5  # operators (·, =, →) this many times the smallest font
 BUFF = 0.2  # units between the parts of an equation
+SET_ABOVE_MIN = 1.0  # matrices planned with numbers and labels at the video's smallest legible size (10.5 px)
 
 
 class AttentionStory(Transitions):
@@ -32,12 +39,8 @@ class AttentionStory(Transitions):
         self.shown: list[tuple[str, int, int, str]] = []
         self.setup_record()
         self.views = MatrixViews(self)
-        # the steps' numbers: the rotation (rotary models), the scores, "4 ·" scaling/mask/softmax (where
-        # there is any), the output, the result
-        scores = 4 if story.rotary else 3
-        output = scores + (2 if self.transformations(0) else 1)
-        self.step_no = {"rotate": 3, "scores": scores, "transform": scores + 1, "output": output,
-                        "result": output + 1}
+        self.planner = Planner(VIDEO.font() * SET_ABOVE_MIN, digit_size(), precision, measure)
+        self.step_no = step_numbers(story)
         super().__init__(**kwargs)
 
     # ---- storyboard ---------------------------------------------------------------------------
@@ -48,12 +51,12 @@ class AttentionStory(Transitions):
         self.step_embedding()
         self.step_projections()
         if s.rotary:
-            rotation_steps(self, s.detail_heads[0])
+            rotation_steps(self, s, s.detail_heads[0], self.step_no["rotate"])
         for head in s.detail_heads:
             if s.heads > 1:
-                self.card(self.head_card(head), self.colors["accent"])
-            self.step_scores(head)
-            self.step_attention(head)
+                self.card(head_card(s, head), self.colors["accent"])
+            focus_row = self.step_scores(head)
+            self.step_attention(head, focus_row)
         self.step_final()
 
     def add_title(self):
@@ -79,19 +82,20 @@ class AttentionStory(Transitions):
             title = self.text(f"“{s.text[:chars]}…”{tail}", font)
         return title.to_edge(UP, buff=0.2)
 
-    def head_card(self, head: int) -> str:
-        s = self.story
-        others = len(s.show_heads) - len(s.detail_heads)
-        text = f"head {head} of {s.heads}, step by step" + self.reads(head, " · ")
-        return text + (f" · the other {others} at the end" if others > 0 else "")
-
     def step_embedding(self):
         s = self.story
         chips = self.chips(s.tokens)
+        given = s.hidden_states_from != "vocab"
+        unknown = " (*: not in the vocab, a seeded random vector)" if s.unknown else ""
+        then = (f"… its hidden states X, one row per token, read from {s.hidden_states_from}" if given
+                else "… each token fetches its vocab row into X, the hidden states" + unknown)
+        # the chips stay while the caption changes: placed under the longer of the two captions
         self.caption("1 · the prompt, split into tokens")
-        chips.move_to([0, self.stage_top() - 0.3 - chips.height / 2, 0])
+        below = min(self.stage_top(), self.caption_lines(then).get_bottom()[1])
+        chips.move_to([0, below - 0.3 - chips.height / 2, 0])
         self.reveal(chips, wait=1.0)
-        if s.hidden_states_from != "vocab":
+        self.caption(then)
+        if given:
             return self.step_given_hidden_states(chips)
         # The vocab rows this prompt uses, as X holds them (first occurrence of each token): the
         # table's numbers are the stage tensor's, and the lookup is a copy of one row into X.
@@ -99,8 +103,6 @@ class AttentionStory(Transitions):
         first_rows = [pos for _, pos in lookups]
         names = [":" + short_label(tok) + ("*" if tok in s.unknown else "") for tok, _ in lookups]
         d_cols = dims(s.x.shape[1])
-        unknown = " (*: not in the vocab, a seeded random vector)" if s.unknown else ""
-        self.caption("… each token fetches its vocab row into X, the hidden states" + unknown)
         table, x = self.equation(
             dict(title="vocab (the rows used)", values=s.x[first_rows], rows=names, cols=d_cols,
                  source="hidden_states", row_ids=first_rows),
@@ -151,13 +153,13 @@ class AttentionStory(Transitions):
         label = self.text(token_label(row_label), font)
         box = Rectangle(width=max(0.45, label.width + 0.2), height=label.height + 0.25, stroke_width=1.5,
                         stroke_color="#888888")
-        return VGroup(box, label.move_to(box))
+        chip = VGroup(box, label.move_to(box))
+        chip.boxed, label.in_box = label.text, True  # for the record of overlaps: the text is as big as its box
+        return chip
 
     def step_given_hidden_states(self, chips):
         """The prompt brought its own hidden states (a model's layer input, say): no lookup to show."""
         s = self.story
-        self.caption(f"… its hidden states X, one row per token, read from {s.hidden_states_from}")
-        chips.next_to(self._caption, DOWN, buff=0.3)  # under the caption, however many lines it took
         (x,) = self.equation(dict(title="X", values=s.x, rows=token_rows(s.tokens), cols=dims(s.x.shape[1]),
                                   source="hidden_states"), top=chips.get_bottom()[1] - 0.25)
         self.reveal(x, wait=HOLD)
@@ -212,14 +214,14 @@ class AttentionStory(Transitions):
         i, j = interesting_cell(qh, kh.T, scores, self.precision)
         terms = shown_terms(s.d_head)
         self.caption(f"{self.step_no['scores']} · scores = Q{rot} · K{rot}ᵀ: how well each query matches each key"
-                     + self.head_tag(head) + self.reads(head, "; "))
+                     + head_tag(s, head) + reads(s, head, "; "))
         arithmetic = self.text_lines(self.wrap_sum(dot_product(f"score[{i},{j}]", qh[i], kh[j], scores[i, j],
                                                                self.precision)))
         tokens, at = token_rows(s.tokens), positions(len(s.tokens))
         q, kt, sc = self.equation(
-            dict(title=f"Q{rot}" + self.head_tag(head, short=True), values=qh, rows=tokens, cols=dims(s.d_head, off),
+            dict(title=f"Q{rot}" + head_tag(s, head, short=True), values=qh, rows=tokens, cols=dims(s.d_head, off),
                  source=q_source, col_offset=off, focus_rows=[i], focus_cols=terms), "·",
-            dict(title=f"K{rot}ᵀ" + self.kv_tag(head), values=kh.T, rows=dims(s.d_head, k_off), cols=at,
+            dict(title=f"K{rot}ᵀ" + kv_tag(s, head), values=kh.T, rows=dims(s.d_head, k_off), cols=at,
                  source=f"{k_source}.T", row_ids=range(k_off, k_off + s.d_head), focus_rows=terms, focus_cols=[j]),
             "=",
             dict(title="scores", values=scores, rows=at, cols=at, kind="signed", source=f"scores[{head}]",
@@ -233,47 +235,31 @@ class AttentionStory(Transitions):
         self.highlight([q.outline([i], None, accent), kt.outline(None, [j], accent), sc.outline([i], [j], accent)],
                        arithmetic, wait=HOLD_WRITTEN)
         self.clear_stage()
-        self.focus_row = i
+        return i
 
-    def transformations(self, head: int) -> list[tuple]:
-        """(caption, heading, values, kind, source) of what step 4 does to the scores: scale and mask (one
-        stage tensor, scaled_scores), softmax."""
+    def step_attention(self, head: int, i: int):
+        """What the scores become (scaled, masked, softmax) and the output, for head `head`; query row `i`
+        (the one the scores step wrote out) kept in view."""
         s = self.story
-        steps = []
-        done_to_scores = [f"scaled {s.scale_label()}"] if s.scale_label() else []
-        if s.options["causal"]:
-            window = s.options.get("window")  # a sliding window (Mistral): only the last few
-            done_to_scores.append("masked: a token sees only itself and earlier ones" if window is None
-                                  else f"masked: a token sees only itself and the {window - 1} before it")
-        if done_to_scores:
-            heading = "scaled" if not s.options["causal"] else "masked" if not s.scale_label() else "scaled, masked"
-            steps.append((", ".join(done_to_scores), heading, s.scaled[head], "signed", "scaled_scores"))
-        if s.options["softmax"]:
-            steps.append(("softmax: each row sums to 1", "weights", s.attn[head], "probability", "attention"))
-        return steps
-
-    def step_attention(self, head: int):
-        s = self.story
-        i = getattr(self, "focus_row", 0)
         tokens, at = token_rows(s.tokens), positions(len(s.tokens))
-        steps = self.transformations(head)
+        steps = transformations(s, head)
         if steps:
-            self.caption(f"{self.step_no['transform']} · " + " → ".join(c for c, *_ in steps) + self.head_tag(head))
+            self.caption(f"{self.step_no['transform']} · " + " → ".join(t.caption for t in steps) + head_tag(s, head))
             parts = []
-            for n, (_, heading, values, kind, source) in enumerate(steps):
-                parts += [dict(title=heading, values=values, rows=at if n else tokens, cols=at, kind=kind,
-                               source=f"{source}[{head}]", focus_rows=[i]), "→"]
+            for n, t in enumerate(steps):
+                parts += [dict(title=t.heading, values=t.values, rows=at if n else tokens, cols=at, kind=t.kind,
+                               source=f"{t.source}[{head}]", focus_rows=[i]), "→"]
             views = self.equation(*parts[:-1])
             self.reveal(*views, wait=HOLD)
             self.clear_stage()
         v_block, v_off = s.kv_columns(s.v, head)
         out_width = s.output.shape[1] // s.heads
         self.caption(f"{self.step_no['output']} · output = weights · V: each token's mix of the values it attends to"
-                     + self.head_tag(head))
+                     + head_tag(s, head))
         parts = self.equation(
             dict(title="weights", values=s.attn[head], rows=tokens, cols=at, kind=s.weights_kind,
                  source=f"attention[{head}]", focus_rows=[i]), "·",
-            dict(title="V" + self.kv_tag(head), values=v_block, rows=at, cols=dims(v_block.shape[1], v_off),
+            dict(title="V" + kv_tag(s, head), values=v_block, rows=at, cols=dims(v_block.shape[1], v_off),
                  source="values", col_offset=v_off), "=",
             dict(title="output", values=s.head_columns(s.output, head), rows=at,
                  cols=dims(out_width, head * out_width), source="output", col_offset=head * out_width,
@@ -284,13 +270,13 @@ class AttentionStory(Transitions):
     def step_final(self):
         """The result, which stays (no fade-out): every head shown, side by side (result.py)."""
         s = self.story
-        together = self.one_head()
+        together = one_head(s)
         if len(s.show_heads) == s.heads > 1:
             together = f", all {s.heads} heads side by side"
         elif len(s.show_heads) > 1:  # which of how many, as the gallery says it ("12 heads (the video's: 0, 1)")
             together = f", heads {', '.join(map(str, s.show_heads))} of {s.heads} side by side"
         self.caption(f"{self.step_no['result']} · the result: who attends to whom{together}")
-        self.reveal(result_panel(self, self.stage_top() - 0.2, VIDEO), wait=2.5)
+        self.reveal(result_panel(self, self.story, self.stage_top() - 0.2, VIDEO), wait=2.5)
 
     def still_frame(self) -> list:
         """What the still (attention.png) shows: the title, the caption and the result laid out again for
@@ -300,63 +286,33 @@ class AttentionStory(Transitions):
         font = STILL.font(20)  # title and caption at 20 px: the maps get the room, the whole title fits
         title = self.make_title(font * 1.15)
         caption = self.wrapped(self.caption_text, font, "#dddddd").next_to(title, DOWN, buff=0.1)
-        return [title, caption, result_panel(self, caption.get_bottom()[1] - 0.15, STILL)]
+        return [title, caption, result_panel(self, self.story, caption.get_bottom()[1] - 0.15, STILL)]
 
     # ---- helpers ------------------------------------------------------------------------------
 
-    def one_head(self) -> str:
-        """', head 3 · reads K/V head 1' when the result shows one head of several."""
-        s = self.story
-        if len(s.show_heads) == 1 and s.heads > 1:
-            return f": head {s.show_heads[0]} of {s.heads}" + self.reads(s.show_heads[0], " · ")
-        return ""
-
-    def head_tag(self, head: int, short: bool = False) -> str:
-        # numbered from 0, as in the config (render: {heads}), the CSVs (h0/…) and the gallery
-        if self.story.heads == 1:
-            return ""
-        return f" (head {head})" if short else f" (head {head} of {self.story.heads})"
-
-    def kv_tag(self, head: int) -> str:
-        """' (K/V head 1)' on the K and V that query `head` reads, with grouped-query attention."""
-        return f" (K/V head {self.story.kv_of[head]})" if self.story.grouped else ""
-
-    def reads(self, head: int, lead: str) -> str:
-        """'head 3 reads K/V head 1' after `lead`, with grouped-query attention (as the CSVs' 'h3(kv1)/')."""
-        return f"{lead}head {head} reads K/V head {self.story.kv_of[head]}" if self.story.grouped else ""
-
     def equation(self, *parts, top: float | None = None, bottom: float | None = None, buff: float = BUFF):
-        """Matrix views (dicts of MatrixViews.view arguments) and operators in a row, between `top` (default:
-        under the caption) and `bottom` (default: the frame's bottom margin): each view is given a share of
-        the width by what it asks for, and all the height. Returns the views."""
+        """Matrices (dicts of plan.MatrixSpec's arguments) and operators in a row, in the room between `top`
+        (default: under the caption) and `bottom` (default: the frame's bottom margin): planned (plan.py: what
+        of each is shown, how large the row is drawn), built from the plans, placed in the middle of the room.
+        A blank operator is a space. Returns the views."""
         top = (self.stage_top() - 0.2) if top is None else top
         bottom = (-config.frame_height / 2 + 0.25) if bottom is None else bottom
         operators = [self.text(p, VIDEO.font() * OPERATOR_FONT) if p.strip() else None
                      for p in parts if isinstance(p, str)]
-        specs = [p for p in parts if isinstance(p, dict)]
-        width = (config.frame_width - 2 * SIDE_MARGIN - sum(o.width for o in operators if o is not None)
-                 - buff * (len(specs) + len([o for o in operators if o is not None]) - 1))
-        # the coloured maps (scores, weights) are what a step is about: they get more of the width
-        shares = share(width, [self.views.demand(**spec) for spec in specs],
-                       [1.5 if spec.get("kind", "plain") != "plain" else 1.0 for spec in specs])
-        views = [self.views.view(**spec, room=Room(w, top - bottom)) for spec, w in zip(specs, shares)]
-        # a view fills its share only up to a whole column: what the others left over goes to the first one
-        # that hides columns (the maps first), built again a column or more wider
-        left = width - sum(v.width for v in views)
-        for k in sorted(range(len(specs)), key=lambda k: specs[k].get("kind", "plain") == "plain"):
-            if left > 0.3 and len(views[k].cols) < views[k].m:
-                wider = self.views.view(**specs[k], room=Room(views[k].width + left, top - bottom))
-                left -= wider.width - views[k].width
-                views[k] = wider
-        items, ops = [], iter(operators)
+        specs = [MatrixSpec(**p) for p in parts if isinstance(p, dict)]
+        shown_ops = [o for o in operators if o is not None]
+        fixed = sum(o.width for o in shown_ops) + buff * (len(specs) + len(shown_ops) - 1)
+        plans, scale = self.planner.row(specs, fixed, config.frame_width - 2 * SIDE_MARGIN, top - bottom)
+        views = [self.views.view(plan) for plan in plans]
+        items, ops, at = [], iter(operators), iter(views)
         for p in parts:
-            item = views[specs.index(p)] if isinstance(p, dict) else next(ops)
+            item = next(at) if isinstance(p, dict) else next(ops)
             if item is not None:
                 items.append(item)
         row = Group(*items).arrange(RIGHT, buff=buff)
         for view in views:  # matrices top-aligned: a step's rows line up (operators stay centred)
             view.align_to(row, UP)
-        row.move_to([0, top - row.height / 2, 0])
+        row.scale(scale).move_to([0, (top + bottom) / 2, 0])
         return views
 
     @staticmethod
@@ -377,6 +333,7 @@ class AttentionStory(Transitions):
 
     def highlight(self, marks, text, wait: float):
         """Outline cells (grids, rows, columns) and write `text`, in one play."""
+        self.add(text)  # on the stage from the start of the play (Write draws it from nothing): in the record
         self.show(*[Create(m) for m in marks], Write(text), wait=wait)
 
     def record(self, entries):
@@ -396,13 +353,3 @@ class AttentionStory(Transitions):
         self.shown.append((f"{statistic}({source})", tuple(rows), tuple(cols), text))
         return self.text(text, size)
 
-
-def share(total: float, demands: list[float], weights: list[float]) -> list[float]:
-    """`total` split among parts asking for `demands`: none gets more than it asks, the rest in proportion
-    to `weights`."""
-    out, left = [0.0] * len(demands), total
-    order = sorted(range(len(demands)), key=lambda i: demands[i] / weights[i])
-    for k, i in enumerate(order):
-        out[i] = min(demands[i], left * weights[i] / sum(weights[j] for j in order[k:]))
-        left -= out[i]
-    return out

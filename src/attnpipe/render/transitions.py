@@ -1,14 +1,17 @@
 """How the scene moves from step to step: a title and a caption that stay, the stage revealed and cleared
 through a black curtain, pauses scaled by the preset's pace. And the scene's record of what it drew: every
 string on screen at every play, with the height its digits are drawn at in the preview (`drawn`), so a
-test can check that nothing was too small to read."""
+test can check that nothing was too small to read, and any two texts on screen together whose boxes
+overlap (`overlaps`)."""
 
-from manim import DOWN, AnimationGroup, Rectangle, Scene, Succession, VGroup, Wait, config
+import numpy as np
+from manim import DL, DOWN, UR, AnimationGroup, Rectangle, Scene, Succession, VGroup, Wait, config
 
 from . import glyphs
 from .glyphs import GlyphText
 from .labels import VIDEO, digit_size
 
+OVERLAP = 0.01  # units (half a pixel at 640 x 360) two texts' boxes may share before they overlap
 SIDE_MARGIN = 0.3  # units kept clear at the frame's sides
 HOLD = 2.0  # seconds (times the pace) a step's numbers stay on screen before anything moves: time to read
 HOLD_WRITTEN = 2.5  # the same for a written-out dot product
@@ -24,6 +27,8 @@ class Transitions(Scene):
     def setup_record(self):
         # (string, digit height in preview pixels) of every text on screen at a play: the smallest per string
         self.drawn: dict[str, float] = {}
+        # (caption, string, string) of every two texts on screen together at a play whose boxes overlap
+        self.overlaps: list[tuple[str, str, str]] = []
 
     def text(self, text: str, size: float, color="#ffffff") -> GlyphText:
         """Every string on screen: set by Pango once per (string, size) in any render (the glyph cache),
@@ -31,14 +36,25 @@ class Transitions(Scene):
         return glyphs.text(text, size, color)
 
     def note_drawn(self):
-        """Record every text on screen now, at the size it is drawn."""
+        """Record every text on screen now, at the size it is drawn, and any two whose boxes overlap."""
         per_point = digit_size()[0]
+        texts, boxes = [], []
         for top in self.mobjects:
             for mob in top.get_family():
+                if getattr(mob, "boxed", None) is not None:  # a boxed text (a token chip) takes its box's room
+                    texts.append(mob.boxed)
+                    boxes.append(np.concatenate([mob[0].get_corner(DL)[:2], mob[0].get_corner(UR)[:2]]))
                 if isinstance(mob, GlyphText) and mob.text.strip():
                     px = VIDEO.px(mob.font_size * mob.scale_factor() * per_point)
                     if px < self.drawn.get(mob.text, float("inf")):
                         self.drawn[mob.text] = px
+                    if len(mob.points) and not getattr(mob, "in_box", False):
+                        texts.append(mob.text)
+                        boxes.append(np.concatenate([mob.points[:, :2].min(axis=0), mob.points[:, :2].max(axis=0)]))
+        for a, b in overlapping(np.array(boxes).reshape(-1, 4)):
+            entry = (getattr(self, "caption_text", ""), texts[a], texts[b])
+            if entry not in self.overlaps:
+                self.overlaps.append(entry)
 
     def pause(self, seconds: float):
         self.note_drawn()
@@ -67,8 +83,12 @@ class Transitions(Scene):
         if self._caption is not None:
             self.remove(self._caption)
         self.caption_text = text
-        self._caption = self.wrapped(text, VIDEO.font() * 1.05, "#dddddd").next_to(self.title, DOWN, buff=0.15)
+        self._caption = self.caption_lines(text)
         self.add(self._caption)
+
+    def caption_lines(self, text: str) -> VGroup:
+        """`text` as the caption, placed under the title (not shown)."""
+        return self.wrapped(text, VIDEO.font() * 1.05, "#dddddd").next_to(self.title, DOWN, buff=0.15)
 
     def stage_top(self) -> float:
         """The y of the caption's bottom: where the stage begins."""
@@ -108,3 +128,11 @@ class Transitions(Scene):
         self.reveal(line, wait=wait)
         self.clear_stage()
 
+
+
+def overlapping(boxes: np.ndarray) -> list[tuple[int, int]]:
+    """(a, b), a < b, of the boxes (x0, y0, x1, y1) that share more than OVERLAP in both directions."""
+    lo, hi = boxes[:, None, :2], boxes[:, 2:]
+    shared = np.minimum(hi[:, None], hi[None]) - np.maximum(lo, boxes[None, :, :2])
+    hits = np.argwhere(np.triu((shared > OVERLAP).all(axis=2), k=1))
+    return [(int(a), int(b)) for a, b in hits]
