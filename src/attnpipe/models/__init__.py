@@ -1,6 +1,8 @@
 """Real models inside the sweep: local Hugging Face folders named under `models:` (or fetched from the hub), one
 weight setting per (model, layer).
 
+  families      each family described once: its model_types, config.json's size keys, where its attention
+                is and what it does (rotary, causal, fused Q/K/V)
   spec          reads and checks the folders at config load (config.json and the weights' headers; torch and
                 transformers only for a folder not seen before, through complete)
   complete      asks transformers (on the meta device, at config load, remembered) whether a folder holds every

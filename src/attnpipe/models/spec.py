@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..limits import MAX_HEADS, MAX_TOKENS, MAX_WIDTH
 from ..look.heads import chosen_heads
+from .families import BY_MODEL_TYPE, SUPPORTED
 from .folder import (
     TOKENIZER_EXTRAS,
     TOKENIZER_FILES,
@@ -25,20 +26,16 @@ from .folder import (
 )
 
 # config.json model_type -> architecture family (how the attention input and weights are found)
-FAMILIES = {"bert": "bert", "gpt2": "gpt2", "llama": "llama", "mistral": "llama", "qwen2": "llama"}
-SUPPORTED = "bert (BERT family, e.g. MiniLM), gpt2, llama, mistral, qwen2"
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin.index.json")
 SETTING_KEYS = {"model", "layer", "layers", "render"}
 # A model's sizes, read from config.json, bounded like a toy setting's (attnpipe.limits): `layers: all` makes one
 # weight setting per layer, so a config.json claiming 100,000 layers would plan a DAG for minutes. The deepest
 # open models have ~130 layers.
 MAX_LAYERS = 256
-# Where config.json leaves the position limit out, transformers' default for the architecture.
 # A prompt counted by tokenizer.json within this many tokens of its model's limit is counted again as the forward
 # tokenizes (transformers, which may add a BOS or EOS token that tokenizer.json does not).
 TOKEN_MARGIN = 8
 TOKEN_COUNTS = Path(".snakemake/attnpipe/token-counts.json")
-DEFAULT_POSITIONS = {"bert": 512, "gpt2": 1024, "llama": 2048, "mistral": 4096 * 32, "qwen2": 32768}
 
 
 @dataclass
@@ -69,7 +66,7 @@ class Model:
 
     @property
     def family(self) -> str:
-        return FAMILIES[self.model_type]
+        return BY_MODEL_TYPE[self.model_type].name
 
     def files(self) -> list[str]:
         """Everything a forward pass reads: editing any of them reruns this model's work, nothing else."""
@@ -269,7 +266,7 @@ def _read_model(name: str, path: str, key: str = "", weights: list[str] | None =
         raise ModelConfigError(f"{where}: {folder / 'config.json'}: expected a JSON object of the model's settings, "
                                f"got {json_kind(cfg)}")
     model_type = cfg.get("model_type")
-    if not isinstance(model_type, str) or model_type not in FAMILIES:
+    if not isinstance(model_type, str) or model_type not in BY_MODEL_TYPE:
         raise ModelConfigError(f"{where}: model_type {model_type!r} in config.json is not supported; expected one "
                                f"of: {SUPPORTED}")
     if weights is None:
@@ -285,8 +282,9 @@ def _read_model(name: str, path: str, key: str = "", weights: list[str] | None =
         numel = sum(safetensors_numel(Path(f), where) for f in weights if f.endswith(".safetensors"))
     settings = _Settings(cfg, f"{where}: {folder / 'config.json'}")
     sizes = _sizes(settings, model_type)
-    model = Model(name=name, path=path, model_type=model_type, rope=FAMILIES[model_type] == "llama",
-                  causal=FAMILIES[model_type] != "bert", weight_files=[str(folder / "config.json"), *weights],
+    family = BY_MODEL_TYPE[model_type]
+    model = Model(name=name, path=path, model_type=model_type, rope=family.rope,
+                  causal=family.causal, weight_files=[str(folder / "config.json"), *weights],
                   tokenizer_files=tokenizer, weights_numel=numel, key=where, **sizes)
     if tensors is not None:  # a hub model's, from its headers: its weight files are not here yet
         model.tensors, model.weight_map = tensors, _weight_map(folder / "model.safetensors.index.json", where)
@@ -344,12 +342,8 @@ class _Settings:
 def _sizes(cfg: _Settings, model_type: str) -> dict:
     """layers, heads, kv_heads, head_dim and positions, checked against the limits (every setting and job reads
     them: a zero, a string or a million layers must stop here, in one line naming config.json and the key)."""
-    names = {"layers": "num_hidden_layers", "heads": "num_attention_heads", "hidden": "hidden_size",
-             "positions": "max_position_embeddings"}
-    defaults = {"positions": DEFAULT_POSITIONS[model_type]}
-    if model_type == "gpt2":  # GPT2Config's names and defaults
-        names = {"layers": "n_layer", "heads": "n_head", "hidden": "n_embd", "positions": "n_positions"}
-        defaults = {"layers": 12, "heads": 12, "hidden": 768, "positions": 1024}
+    family = BY_MODEL_TYPE[model_type]
+    names, defaults = family.size_keys, {**family.size_defaults, "positions": family.positions[model_type]}
     layers = cfg.int(names["layers"], 1, MAX_LAYERS, defaults.get("layers"))
     heads = cfg.int(names["heads"], 1, MAX_HEADS, defaults.get("heads"))
     hidden = cfg.int(names["hidden"], 1, MAX_WIDTH, defaults.get("hidden"))

@@ -24,10 +24,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .families import FAMILIES
 from .weightfiles import WeightFileError, WeightFiles
 
-# the attention module of a layer (its forward pre-hook sees exactly what attention reads), per family
-ATTENTION = {"bert": "encoder.layer.{}.attention.self", "gpt2": "h.{}.attn", "llama": "layers.{}.self_attn"}
 # Checkpoint names a module's parameters may have besides their own: older BERT files name LayerNorm's
 # weight and bias gamma and beta (transformers reads them so too).
 LEGACY = {".weight": ".gamma", ".bias": ".beta"}
@@ -209,7 +208,7 @@ def forward(folder, family: str, encoded: dict, layers: list[int]) -> dict:
         return catch
 
     hooks = stream_weights(model, source)
-    hooks += [model.get_submodule(ATTENTION[family].format(layer)).register_forward_pre_hook(
+    hooks += [model.get_submodule(FAMILIES[family].attention.format(layer)).register_forward_pre_hook(
         catcher(layer), with_kwargs=True) for layer in sorted(set(layers))]
     try:
         with torch.no_grad():
@@ -229,15 +228,14 @@ def attention_weights(folder, family: str, layer: int) -> dict:
     """The Q, K, V projections of one attention layer, nothing else read: role -> (W (d_model, d_out) for
     y = x @ W + b, b (d_out,) or None)."""
     model, source = skeleton(Path(folder))
-    prefix = ATTENTION[family].format(layer)
+    prefix, names = FAMILIES[family].attention.format(layer), FAMILIES[family].projections
     attention = model.get_submodule(prefix)
-    if family == "gpt2":  # Conv1D: weight is already (d_in, d_out), Q, K and V fused along the last axis
+    if names is None:  # GPT-2's Conv1D: weight is already (d_in, d_out), Q, K and V fused along the last axis
         load_module(attention.c_attn, source, f"{prefix}.c_attn")
         w, b = attention.c_attn.weight.detach(), attention.c_attn.bias.detach()
         width = w.shape[1] // 3
         return {role: (w[:, i * width:(i + 1) * width].clone(), b[i * width:(i + 1) * width].clone())
                 for i, role in enumerate(("query", "key", "value"))}
-    names = {"bert": ("query", "key", "value"), "llama": ("q_proj", "k_proj", "v_proj")}[family]
     result = {}
     for role, child in zip(("query", "key", "value"), names):
         linear = getattr(attention, child)  # nn.Linear stores W.T
