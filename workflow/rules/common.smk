@@ -208,8 +208,9 @@ def get_project_runtime(wildcards):
 def render_resources(weights, prompt):
     tokens = len(SWEEP.prompts[prompt].tokens)
     detail = len(SWEEP.weights[weights].detail_heads)
-    return resources.render_request(tokens, detail, weights in ROTARY_SETTINGS, SWEEP.render["preset"],
-                                    model_weights_mb(weights))
+    return resources.render_request(
+        tokens, detail, weights in ROTARY_SETTINGS, SWEEP.render["preset"], model_weights_mb(weights)
+    )
 
 
 def get_render_mem_mb(wildcards):
