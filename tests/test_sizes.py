@@ -24,6 +24,8 @@ WIDE = {"hidden_size": 1536, "num_attention_heads": 12, "num_key_value_heads": 4
         "intermediate_size": 32, "max_position_embeddings": 64}
 DETAIL = 5  # the head the video walks through: W_q columns 640..767; it reads K/V head 5 // 3 = 1
 
+pytestmark = pytest.mark.xdist_group("sizes")  # its module fixture builds a wide model once
+
 
 def tokenizer():
     tok = tokenizers.Tokenizer(tokenizers.models.BPE())

@@ -88,11 +88,11 @@ def _check_nodes(root: yaml.Node, path) -> None:
                     _check_key_reads_as_written(key, path, where)
                     if name in seen:
                         raise ConfigFileError(
-                            f"{path}: {_join(where, name)}: duplicate key (lines {seen[name]} and "
+                            f"{path}: {key_path(where, name)}: duplicate key (lines {seen[name]} and "
                             f"{key.start_mark.line + 1}); expected each key once"
                         )
                     seen[name] = key.start_mark.line + 1
-                total += size(value, _join(where, name if name is not None else "?"))
+                total += size(value, key_path(where, name if name is not None else "?"))
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
                 total += size(item, f"{where}[{i}]")
@@ -117,7 +117,7 @@ def _check_key_reads_as_written(key: yaml.ScalarNode, path, where: str) -> None:
     value = yaml.safe_load(key.value)
     if type(value) is not int or str(value) != key.value:
         raise ConfigFileError(
-            f"{path}: {_join(where, key.value)}: YAML reads this key as {_kind(value)}, not as the text "
+            f"{path}: {key_path(where, key.value)}: YAML reads this key as {_kind(value)}, not as the text "
             f"{key.value!r} (line {key.start_mark.line + 1}); expected it quoted: \"{key.value}\""
         )
 
@@ -129,7 +129,8 @@ def _kind(value) -> str:
     return f"{kind} {value}"
 
 
-def _join(path: str, key) -> str:
+def key_path(path: str, key) -> str:
+    """The dotted config key of `key` under `path` ("weights.seed"), as every one-line error names it."""
     return f"{path}.{key}" if path else str(key)
 
 

@@ -14,6 +14,7 @@ import jsonschema
 
 from ..errors import ConfigError
 from ..limits import MAX_MAGNITUDE
+from .configfile import key_path
 
 # What a person writes as a number: YAML 1.1 reads `1e-2` and `1e0` (no dot, or no sign in the exponent) as
 # strings; where the schema expects a number such a string is one. nan/inf spelled out stay strings.
@@ -49,7 +50,7 @@ def canonical_numbers(value, node: dict, root: dict, path: str):
         known = branch.get("properties", {}) if branch else {}
         extra = branch.get("additionalProperties") if branch else None
         return {
-            key: canonical_numbers(item, known.get(key, extra), root, _join(path, key))
+            key: canonical_numbers(item, known.get(key, extra), root, key_path(path, key))
             if key in known or isinstance(extra, dict) else item
             for key, item in value.items()
         }
@@ -112,14 +113,14 @@ def _check_unknown_keys(value, node: dict, root: dict, path: str) -> None:
         allowed = sorted({k for b in branches for k in b.get("properties", {})})
         for key, item in value.items():
             if key in known:
-                _check_unknown_keys(item, known[key], root, _join(path, key))
+                _check_unknown_keys(item, known[key], root, key_path(path, key))
             elif isinstance(branch.get("additionalProperties"), dict):
-                _check_unknown_keys(item, branch["additionalProperties"], root, _join(path, key))
+                _check_unknown_keys(item, branch["additionalProperties"], root, key_path(path, key))
             elif branch.get("additionalProperties") is False:
                 close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
                 hint = f"did you mean '{close[0]}'? " if close else ""
                 raise StructureError(
-                    f"{_join(path, key)}: unknown key; {hint}expected one of: {', '.join(allowed)}"
+                    f"{key_path(path, key)}: unknown key; {hint}expected one of: {', '.join(allowed)}"
                 )
     elif isinstance(value, list):
         node = _deref(node, root)
@@ -128,10 +129,6 @@ def _check_unknown_keys(value, node: dict, root: dict, path: str) -> None:
                 for i, item in enumerate(value):
                     _check_unknown_keys(item, branch["items"], root, f"{path}[{i}]")
                 return
-
-
-def _join(path: str, key) -> str:
-    return f"{path}.{key}" if path else str(key)
 
 
 def _check_schema(config: dict, schema: dict) -> None:
