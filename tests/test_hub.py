@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 import torch
 from conftest import copy_workflow, job, planned_jobs, snakemake, snapshot, write_config
+from test_models import tokenizer  # a byte-level BPE trained on a few sentences
 
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
@@ -110,18 +111,6 @@ class FakeHub:
         self.server.server_close()
         self.thread.join(timeout=10)
         assert not self.thread.is_alive()
-
-
-def tokenizer():
-    """A byte-level BPE tokenizer trained on a few sentences (as tests/test_models.py makes one)."""
-    tok = tokenizers.Tokenizer(tokenizers.models.BPE())
-    tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = tokenizers.decoders.ByteLevel()
-    trainer = tokenizers.trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
-                                             initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator([PROMPT, "a snowman sat in the snow", "the dog ate the bone"] * 20, trainer)
-    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>",
-                                                bos_token="<|endoftext|>")
 
 
 def build_model(folder: Path, tok, seed: int, shard: str | None = None) -> dict:
