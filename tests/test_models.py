@@ -54,16 +54,15 @@ SETTINGS = {
 }
 
 
-def tokenizer():
-    """A byte-level BPE tokenizer (as GPT-2's: 'Ġcat'), trained on a few sentences, wrapped for transformers."""
+def tokenizer(corpus=CORPUS, vocab_size=300, bos_token="<|endoftext|>"):
+    """A byte-level BPE tokenizer (as GPT-2's: 'Ġcat'), trained on `corpus`, wrapped for transformers."""
     tok = tokenizers.Tokenizer(tokenizers.models.BPE())
     tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = tokenizers.decoders.ByteLevel()
-    trainer = tokenizers.trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
+    trainer = tokenizers.trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
                                              initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(CORPUS, trainer)
-    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>",
-                                                bos_token="<|endoftext|>")
+    tok.train_from_iterator(corpus, trainer)
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token=bos_token)
 
 
 def build_model(name: str, folder, tok, dtype=torch.float32, config=None, **save_options) -> None:

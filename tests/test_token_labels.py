@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from test_models import tokenizer  # a byte-level BPE trained on the corpus given
 
 from attnpipe.models.token_labels import BYTE_OF, Spelling, piece_bytes, readable, spelling_of, tokens_of
 from attnpipe.store.tokentable import read_tokens, write_tokens
@@ -42,13 +43,7 @@ def test_byte_alphabet_is_gpt2s():
 
 def byte_level_bpe():
     """A GPT-2-style tokenizer: byte-level BPE whose vocabulary is too small for whole Chinese characters."""
-    tok = tokenizers.Tokenizer(tokenizers.models.BPE())
-    tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = tokenizers.decoders.ByteLevel()
-    trainer = tokenizers.trainers.BpeTrainer(vocab_size=290, special_tokens=["<|endoftext|>"],
-                                             initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(["the cat sat on the mat", "the cat", "a cat\nsat"] * 10, trainer)
-    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>")
+    return tokenizer(["the cat sat on the mat", "the cat", "a cat\nsat"] * 10, vocab_size=290, bos_token=None)
 
 
 def test_byte_level_bpe_gpt2_style():
@@ -201,13 +196,7 @@ def test_a_chinese_prompt_still_draws_its_labels_in_glyphs(tmp_path):
     from attnpipe.render.labels import STILL_SIZE
     from attnpipe.render.video import write_still
 
-    tok = tokenizers.Tokenizer(tokenizers.models.BPE())
-    tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = tokenizers.decoders.ByteLevel()
-    trainer = tokenizers.trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
-                                             initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(["你好，世界", "你好 世界", "the cat sat"] * 10, trainer)
-    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>")
+    tok = tokenizer(["你好，世界", "你好 世界", "the cat sat"] * 10, bos_token=None)
     wd = copy_workflow(tmp_path / "wf")
     build_model("gpt2", wd / "hf/zh", tok)
     write_config(wd, {"models": {"zh": {"path": "hf/zh"}}, "weights": {"zh": {"model": "zh", "layer": 0}},
